@@ -1,4 +1,6 @@
+export { BatchingWriter, type ByteOutput } from "./batching-writer.js";
 export { OnairError, StreamError, StreamErrorCode } from "./errors.js";
+export { GopCache } from "./gop-cache.js";
 export {
   createMediaPacket,
   encodeOnce,
@@ -7,6 +9,10 @@ export {
   type MediaPacket,
   type WireEncoder,
 } from "./media-packet.js";
+export { DEFAULT_SLOW_PLAYER_POLICY, type SlowPlayerPolicy } from "./slow-player-policy.js";
+export { Stream, type StreamStats } from "./stream.js";
+export { StreamHub, type StreamHubEvents, type StreamHubOptions } from "./stream-hub.js";
+export { StreamSource } from "./stream-source.js";
 export {
   type Handler,
   nextStreamId,

@@ -1,0 +1,86 @@
+import {
+  BatchingWriter,
+  type ByteOutput,
+  createMediaPacket,
+  type MediaPacket,
+  nextStreamId,
+  type StreamInfo,
+  StreamSource,
+  type WireEncoder,
+} from "../src/index.js";
+
+export function info(key: string, prefix = "x"): StreamInfo {
+  const [app, name] = key.split("/");
+  return { key, app, name, url: `test://${key}`, id: nextStreamId(prefix) };
+}
+
+/** Records every write and how many corked bursts there were. */
+export class RecordingOutput implements ByteOutput {
+  chunks: Buffer[] = [];
+  bursts = 0;
+  #corked = 0;
+  /** Pretend the kernel holds this many bytes (for slow-player tests). */
+  writableLength = 0;
+  write(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    if (this.#corked === 0) this.bursts += 1;
+    return true;
+  }
+  cork(): void {
+    if (this.#corked === 0) this.bursts += 1;
+    this.#corked += 1;
+  }
+  uncork(): void {
+    this.#corked -= 1;
+  }
+}
+
+/** Encodes a packet as "<kind>:<timestamp>" so tests can read what a writer got. */
+export class LabelEncoder implements WireEncoder {
+  calls = 0;
+  encode(packet: MediaPacket): Buffer {
+    this.calls += 1;
+    return Buffer.from(
+      `${packet.kind[0]}${packet.keyframe ? "K" : ""}${packet.sequenceHeader ? "H" : ""}:${packet.timestamp};`,
+    );
+  }
+}
+
+export class TestWriter extends BatchingWriter {
+  started = 0;
+  endedWith: Error | undefined | "open" = "open";
+  constructor(
+    key: string,
+    readonly output: RecordingOutput,
+    encoder: WireEncoder,
+  ) {
+    super(info(key, "w"), output, encoder);
+  }
+  start(): void {
+    this.started += 1;
+  }
+  protected end(error?: Error): void {
+    this.endedWith = error;
+  }
+  /** Everything written so far as one string. */
+  text(): string {
+    return Buffer.concat(this.output.chunks).toString();
+  }
+}
+
+export function source(key: string): { source: StreamSource; closedWith: () => Error | undefined | "open" } {
+  let closedWith: Error | undefined | "open" = "open";
+  const s = new StreamSource(info(key, "r"), (error) => {
+    closedWith = error;
+  });
+  return { source: s, closedWith: () => closedWith };
+}
+
+export const packets = {
+  meta: (t = 0) => createMediaPacket("script", t, Buffer.from("meta")),
+  videoHeader: (t = 0) => createMediaPacket("video", t, Buffer.from([0x17, 0]), { sequenceHeader: true }),
+  audioHeader: (t = 0) => createMediaPacket("audio", t, Buffer.from([0xaf, 0]), { sequenceHeader: true }),
+  key: (t: number) => createMediaPacket("video", t, Buffer.from([0x17, 1]), { keyframe: true }),
+  inter: (t: number) => createMediaPacket("video", t, Buffer.from([0x27, 1])),
+  audio: (t: number) => createMediaPacket("audio", t, Buffer.from([0xaf, 1])),
+};

@@ -1,0 +1,272 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { StreamError, StreamErrorCode, StreamHub } from "../src/index.js";
+import { LabelEncoder, packets, RecordingOutput, source, TestWriter } from "./helpers.js";
+
+function publishHeadersAndGop(push: (p: ReturnType<typeof packets.key>) => void): void {
+  push(packets.meta());
+  push(packets.videoHeader());
+  push(packets.audioHeader());
+  push(packets.key(0));
+  push(packets.audio(10));
+  push(packets.inter(33));
+  push(packets.key(66));
+  push(packets.audio(70));
+  push(packets.inter(100));
+}
+
+describe("StreamHub", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("gives a late player metadata, sequence headers and the GOP from the last keyframe first", () => {
+    const hub = new StreamHub();
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    publishHeadersAndGop((p) => reader.push(p));
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    expect(writer.started).toBe(1);
+    expect(writer.text()).toBe("s:0;vH:0;aH:0;vK:66;a:70;v:100;");
+    reader.push(packets.audio(110));
+    expect(writer.text().endsWith("a:110;")).toBe(true);
+    hub.close();
+  });
+
+  it("keeps as many GOPs as configured, and none with gopCache 0", () => {
+    const two = new StreamHub({ gopCache: 2 });
+    const none = new StreamHub({ gopCache: 0 });
+    for (const hub of [two, none]) {
+      const { source: reader } = source("live/a");
+      hub.handleReader(reader);
+      publishHeadersAndGop((p) => reader.push(p));
+    }
+    const a = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    const b = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    two.handleWriter(a);
+    none.handleWriter(b);
+    expect(a.text()).toBe("s:0;vH:0;aH:0;vK:0;a:10;v:33;vK:66;a:70;v:100;");
+    expect(b.text()).toBe("s:0;vH:0;aH:0;");
+    two.close();
+    none.close();
+  });
+
+  it("refuses a second publisher on a live key while the first goes on", () => {
+    const hub = new StreamHub();
+    const first = source("live/a");
+    const second = source("live/a");
+    const published: string[] = [];
+    hub.on("publish", (i) => published.push(i.id));
+    hub.handleReader(first.source);
+    hub.handleReader(second.source);
+    const error = second.closedWith();
+    expect(error).toBeInstanceOf(StreamError);
+    expect((error as StreamError).code).toBe(StreamErrorCode.busy);
+    expect(first.closedWith()).toBe("open");
+    expect(published).toEqual([first.source.info.id]);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    first.source.push(packets.key(0));
+    expect(writer.text()).toBe("vK:0;");
+    hub.close();
+  });
+
+  it("encodes each packet once and writes the same Buffer to every player", () => {
+    const hub = new StreamHub({ gopCache: 0 });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const encoder = new LabelEncoder();
+    const writers = Array.from({ length: 5 }, () => new TestWriter("live/a", new RecordingOutput(), encoder));
+    for (const w of writers) hub.handleWriter(w);
+    reader.push(packets.key(0));
+    reader.push(packets.inter(40));
+    expect(encoder.calls).toBe(2);
+    const first = writers[0].output.chunks;
+    for (const w of writers) {
+      expect(w.output.chunks[0]).toBe(first[0]);
+      expect(w.output.chunks[1]).toBe(first[1]);
+    }
+    hub.close();
+  });
+
+  it("holds a player that comes first until the publisher arrives", () => {
+    const hub = new StreamHub();
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    expect(writer.started).toBe(0);
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    expect(writer.started).toBe(1);
+    reader.push(packets.key(0));
+    expect(writer.text()).toBe("vK:0;");
+    hub.close();
+  });
+
+  it("ends a waiting player with ERR_STREAM_NOT_FOUND after the wait timeout", () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({ playWaitTimeoutMs: 500 });
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    vi.advanceTimersByTime(499);
+    expect(writer.endedWith).toBe("open");
+    vi.advanceTimersByTime(1);
+    expect((writer.endedWith as StreamError).code).toBe(StreamErrorCode.notFound);
+    expect(hub.streams()).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("refuses at once when the wait timeout is 0", () => {
+    const hub = new StreamHub({ playWaitTimeoutMs: 0 });
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    expect((writer.endedWith as StreamError).code).toBe(StreamErrorCode.notFound);
+  });
+
+  it("ends the players when the publisher leaves, and emits every event", () => {
+    const hub = new StreamHub();
+    const events: string[] = [];
+    for (const name of ["publish", "unpublish", "play", "stop"] as const)
+      hub.on(name, (i) => events.push(`${name}:${i.id[0]}`));
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    reader.end();
+    expect(writer.endedWith).toBeUndefined();
+    expect(events).toEqual(["publish:r", "play:w", "unpublish:r", "stop:w"]);
+    expect(hub.streams()).toHaveLength(0);
+  });
+
+  it("keeps players through a republish within the grace period", () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({ republishGraceMs: 2000 });
+    const first = source("live/a");
+    hub.handleReader(first.source);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    first.source.end();
+    expect(writer.endedWith).toBe("open");
+    vi.advanceTimersByTime(1000);
+    const second = source("live/a");
+    hub.handleReader(second.source);
+    second.source.push(packets.key(5));
+    expect(writer.text()).toBe("vK:5;");
+    expect(writer.started).toBe(1);
+    second.source.end();
+    vi.advanceTimersByTime(2000);
+    expect((writer.endedWith as StreamError).code).toBe(StreamErrorCode.unpublished);
+    expect(hub.streams()).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("forgets a player that leaves by itself", () => {
+    const hub = new StreamHub();
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    writer.close();
+    expect(hub.get("live/a")?.writerCount).toBe(0);
+    reader.push(packets.key(0));
+    expect(writer.text()).toBe("");
+  });
+
+  it("batches writes within the window into one burst per player", () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({ batchWindowMs: 50, gopCache: 0 });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    reader.push(packets.key(0));
+    reader.push(packets.audio(10));
+    reader.push(packets.inter(33));
+    expect(writer.output.chunks).toHaveLength(0);
+    vi.advanceTimersByTime(50);
+    expect(writer.output.chunks).toHaveLength(3);
+    expect(writer.output.bursts).toBe(1);
+    hub.close();
+  });
+
+  it("writes every packet at once with a window of 0", () => {
+    const hub = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    reader.push(packets.key(0));
+    reader.push(packets.audio(10));
+    expect(writer.output.bursts).toBe(2);
+    hub.close();
+  });
+
+  it("skips a slow player to the next keyframe, then closes it past the close limit", async () => {
+    const hub = new StreamHub({
+      gopCache: 0,
+      slowPlayer: { skipBytes: 1000, closeBytes: 5000, closeAfterMs: 60_000 },
+    });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const slow = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    const healthy = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(slow);
+    hub.handleWriter(healthy);
+    reader.push(packets.key(0));
+    slow.output.writableLength = 2000; // the kernel buffer is full: this player is behind
+    reader.push(packets.inter(33));
+    reader.push(packets.audio(40));
+    slow.output.writableLength = 0; // drained
+    reader.push(packets.inter(66)); // still skipping: not a keyframe
+    reader.push(packets.key(100)); // resumes here
+    expect(slow.text()).toBe("vK:0;vK:100;");
+    expect(healthy.text()).toBe("vK:0;v:33;a:40;v:66;vK:100;");
+    slow.output.writableLength = 6000;
+    reader.push(packets.inter(133));
+    await Promise.resolve();
+    expect((slow.endedWith as StreamError).code).toBe(StreamErrorCode.slowPlayer);
+    reader.push(packets.inter(166));
+    expect(healthy.text().endsWith("v:133;v:166;")).toBe(true);
+    expect(hub.get("live/a")?.writerCount).toBe(1);
+    hub.close();
+  });
+
+  it("closes a player that has been skipping for longer than closeAfterMs", async () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({
+      gopCache: 0,
+      slowPlayer: { skipBytes: 1000, closeBytes: 1e9, closeAfterMs: 1000 },
+    });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const slow = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(slow);
+    slow.output.writableLength = 2000;
+    reader.push(packets.inter(0));
+    vi.advanceTimersByTime(1001);
+    reader.push(packets.inter(1001));
+    await Promise.resolve();
+    expect((slow.endedWith as StreamError).code).toBe(StreamErrorCode.slowPlayer);
+    hub.close();
+  });
+
+  it("close() ends publishers and players, clears timers and is idempotent", () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub();
+    const { source: reader, closedWith } = source("live/a");
+    hub.handleReader(reader);
+    const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    const waiting = new TestWriter("live/b", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(writer);
+    hub.handleWriter(waiting);
+    hub.close();
+    hub.close();
+    expect((closedWith() as StreamError).code).toBe(StreamErrorCode.closed);
+    expect((writer.endedWith as StreamError).code).toBe(StreamErrorCode.closed);
+    expect((waiting.endedWith as StreamError).code).toBe(StreamErrorCode.closed);
+    expect(hub.streams()).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+    const late = source("live/c");
+    hub.handleReader(late.source);
+    expect((late.closedWith() as StreamError).code).toBe(StreamErrorCode.closed);
+  });
+});
