@@ -113,7 +113,9 @@ export class Stream implements PacketSink {
     const { writer } = subscriber;
     subscriber.started = true;
     writer.start();
-    this.#cache.forEach((packet) => writer.write(packet));
+    this.#cache.forEach((packet) => {
+      writer.write(packet);
+    });
     writer.flush();
   }
 
