@@ -19,7 +19,8 @@ export class GopCache {
 
   add(packet: MediaPacket): void {
     if (packet.kind === "script") {
-      this.#metadata = packet;
+      // Only onMetaData describes the stream; other script data (cue points, text) is live-only.
+      if (isMetadata(packet.payload)) this.#metadata = packet;
       return;
     }
     if (packet.sequenceHeader) {
@@ -63,4 +64,11 @@ export class GopCache {
     this.#audioHeader = undefined;
     this.#gops = [];
   }
+}
+
+/** AMF0 string marker, length 10, "onMetaData": how every FLV metadata tag body starts. */
+const ON_METADATA = Buffer.from([0x02, 0x00, 0x0a, ...Buffer.from("onMetaData")]);
+
+export function isMetadata(payload: Buffer): boolean {
+  return payload.length >= ON_METADATA.length && payload.subarray(0, ON_METADATA.length).equals(ON_METADATA);
 }

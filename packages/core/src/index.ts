@@ -1,6 +1,6 @@
 export { BatchingWriter, type ByteOutput } from "./batching-writer.js";
 export { OnairError, StreamError, StreamErrorCode } from "./errors.js";
-export { GopCache } from "./gop-cache.js";
+export { GopCache, isMetadata } from "./gop-cache.js";
 export {
   createMediaPacket,
   encodeOnce,

@@ -41,3 +41,17 @@ export const RtmpErrorCode = {
 } as const;
 
 export type RtmpErrorCodeValue = (typeof RtmpErrorCode)[keyof typeof RtmpErrorCode];
+
+/**
+ * The remote server said no: an `_error` reply or an onStatus of level "error"
+ * (NetConnection.Connect.Rejected, NetStream.Publish.BadName, NetStream.Play.StreamNotFound, ...).
+ */
+export class RtmpStatusError extends OnairError {
+  /** The status code the server sent, e.g. "NetStream.Publish.BadName". */
+  readonly status: string;
+
+  constructor(status: string, description: string) {
+    super("ERR_RTMP_REJECTED", `${status}: ${description}`);
+    this.status = status;
+  }
+}

@@ -1,0 +1,194 @@
+import type { Socket } from "node:net";
+import type { ByteOutput } from "@onair/core";
+import createDebug from "debug";
+import { EventEmitter } from "eventemitter3";
+import { ChunkDecoder } from "./chunk-decoder.js";
+import { ChunkEncoder } from "./chunk-encoder.js";
+import {
+  acknowledgementMessage,
+  decodeControlMessage,
+  setChunkSizeMessage,
+  userControlMessage,
+  windowAckSizeMessage,
+} from "./control-messages.js";
+import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { HandshakeClient, HandshakeServer, type HandshakeStep } from "./handshake.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
+
+const debug = createDebug("onair:rtmp:connection");
+
+export interface RtmpConnectionOptions {
+  /** Largest message a peer may send, in bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Close a connection with no traffic either way for this long, in ms. Default 60 000. */
+  idleTimeoutMs?: number;
+  /** Close a connection that has not finished the handshake in this time, in ms. Default 10 000. */
+  handshakeTimeoutMs?: number;
+}
+
+export interface RtmpConnectionEvents {
+  /** Handshake done; messages may be sent. */
+  ready: [];
+  /** The connection is gone. `error` says why when it was not a clean close. */
+  close: [error: Error | undefined];
+}
+
+/**
+ * The transport of one RTMP connection: the only RTMP code that touches a socket. It runs the
+ * handshake, decodes and encodes chunks, answers pings and sends acknowledgements, and hands
+ * every other message to `onMessage`.
+ */
+export class RtmpConnection extends EventEmitter<RtmpConnectionEvents> {
+  readonly socket: Socket;
+  readonly remoteAddress: string;
+  /** Every non-control message, in order. Set by the session that owns this connection. */
+  onMessage: (message: RtmpMessage) => void = () => {};
+  readonly #decoder: ChunkDecoder;
+  readonly #encoder = new ChunkEncoder();
+  #handshake: HandshakeServer | HandshakeClient | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #peerWindow = 2_500_000;
+  #lastAcknowledged = 0;
+  #closed = false;
+  #ready = false;
+  readonly #deliver = (message: RtmpMessage): void => this.#handle(message);
+
+  constructor(socket: Socket, role: "server" | "client", options: RtmpConnectionOptions = {}) {
+    super();
+    this.socket = socket;
+    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.#decoder = new ChunkDecoder({ maxMessageSize: options.maxMessageSize ?? 16 * 1024 * 1024 });
+    socket.setNoDelay(true);
+    socket.setTimeout(options.idleTimeoutMs ?? 60_000);
+    socket.on("timeout", () =>
+      this.close(new RtmpProtocolError(RtmpErrorCode.timeout, `no traffic from ${this.remoteAddress}`)),
+    );
+    socket.on("data", (chunk: Buffer) => this.#receive(chunk));
+    socket.on("error", (error) => this.close(error));
+    socket.on("close", () => this.close());
+    this.#handshakeTimer = setTimeout(
+      () => this.close(new RtmpProtocolError(RtmpErrorCode.timeout, "handshake not finished in time")),
+      options.handshakeTimeoutMs ?? 10_000,
+    );
+    if (role === "server") {
+      this.#handshake = new HandshakeServer();
+    } else {
+      const client = new HandshakeClient();
+      this.#handshake = client;
+      socket.write(client.start());
+    }
+  }
+
+  /** The socket as a byte output, for writers that send shared pre-encoded bytes. */
+  get output(): ByteOutput {
+    return this.socket;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Outgoing chunk size. */
+  get chunkSize(): number {
+    return this.#encoder.chunkSize;
+  }
+
+  /** Bytes received after the handshake. */
+  get bytesReceived(): number {
+    return this.#decoder.bytesReceived;
+  }
+
+  send(message: RtmpMessage): void {
+    if (this.#closed) return;
+    this.socket.write(this.#encoder.encode(message));
+  }
+
+  /** Tell the peer, then use `size` for every message sent from now on. */
+  setChunkSize(size: number): void {
+    this.send(setChunkSizeMessage(size));
+    this.#encoder.chunkSize = size;
+  }
+
+  /**
+   * Close the connection. With an error the socket is destroyed at once; without, pending
+   * bytes are flushed first. Idempotent.
+   */
+  close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    if (error !== undefined) debug("%s closed: %s", this.remoteAddress, error.message);
+    else debug("%s closed", this.remoteAddress);
+    if (error instanceof RtmpProtocolError || this.socket.destroyed) this.socket.destroy();
+    else {
+      this.socket.end();
+      // A peer that never reads must not keep the socket alive.
+      this.socket.setTimeout(5000, () => this.socket.destroy());
+    }
+    this.emit("close", error);
+    this.removeAllListeners();
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closed) return;
+    try {
+      const handshake = this.#handshake;
+      if (handshake !== undefined) {
+        const step: HandshakeStep = handshake.push(chunk);
+        if (step.output !== undefined) this.socket.write(step.output);
+        if (!step.done) return;
+        this.#handshake = undefined;
+        clearTimeout(this.#handshakeTimer);
+        this.#handshakeTimer = undefined;
+        this.#ready = true;
+        this.emit("ready");
+        if (step.remainder.length === 0 || this.#closed) return;
+        chunk = step.remainder;
+      }
+      this.#decoder.push(chunk, this.#deliver);
+      const received = this.#decoder.bytesReceived;
+      if (received - this.#lastAcknowledged >= this.#peerWindow) {
+        this.#lastAcknowledged = received;
+        this.send(acknowledgementMessage(received % 0x100000000));
+      }
+    } catch (error) {
+      this.close(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #handle(message: RtmpMessage): void {
+    if (this.#closed) return;
+    switch (message.typeId) {
+      case MessageType.setChunkSize:
+      case MessageType.abort:
+      case MessageType.acknowledgement:
+        // The decoder applied chunk size and abort itself; acknowledgements need no answer.
+        return;
+      case MessageType.windowAckSize: {
+        const control = decodeControlMessage(message);
+        if (control.type === "windowAckSize" && control.size > 0) this.#peerWindow = control.size;
+        return;
+      }
+      case MessageType.setPeerBandwidth: {
+        const control = decodeControlMessage(message);
+        if (control.type === "setPeerBandwidth") this.send(windowAckSizeMessage(control.size));
+        return;
+      }
+      case MessageType.userControl: {
+        const control = decodeControlMessage(message);
+        if (control.type === "userControl" && control.event === UserControlEvent.pingRequest) {
+          // A ping carries a timestamp where other events carry a stream id; echo it back.
+          this.send(userControlMessage(UserControlEvent.pingResponse, control.streamId));
+          return;
+        }
+        break;
+      }
+    }
+    this.onMessage(message);
+  }
+}

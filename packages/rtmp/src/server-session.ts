@@ -1,0 +1,386 @@
+import type { AddressInfo } from "node:net";
+import {
+  type ByteOutput,
+  type Handler,
+  nextStreamId,
+  type StreamInfo,
+  StreamErrorCode,
+  StreamSource,
+} from "@onair/core";
+import { createPacketFromTagBody } from "@onair/flv";
+import createDebug from "debug";
+import type { AmfLimits, AmfObject, AmfValue } from "./amf.js";
+import { encodeAmf0 } from "./amf0.js";
+import { commandMessage, decodeCommand, decodeData, type RtmpCommand, statusMessage } from "./command.js";
+import { setPeerBandwidthMessage, userControlMessage, windowAckSizeMessage } from "./control-messages.js";
+import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
+
+const debug = createDebug("onair:rtmp:session");
+
+/** What `authorize` is asked about: one publish or play. */
+export interface AuthorizeRequest {
+  action: "publish" | "play";
+  app: string;
+  name: string;
+  /** Query string parameters of the stream name and of the connect tcUrl (the name's win). */
+  query: URLSearchParams;
+  /** "ip:port" of the peer. */
+  remoteAddress: string;
+  /** The connect command object (tcUrl, flashVer, ...). */
+  connect: AmfObject;
+}
+
+/** Allow with `true`; refuse with `false` or a reason the client sees in its onStatus description. */
+export type AuthorizeResult = boolean | { allow: false; reason: string };
+export type Authorize = (request: AuthorizeRequest) => AuthorizeResult | Promise<AuthorizeResult>;
+
+/** What a session needs from its connection; a socket in production, a recorder in tests. */
+export interface SessionTransport {
+  readonly output: ByteOutput;
+  readonly chunkSize: number;
+  readonly remoteAddress: string;
+  send(message: RtmpMessage): void;
+  setChunkSize(size: number): void;
+  close(error?: Error): void;
+}
+
+export interface ServerSessionOptions {
+  handler: Handler;
+  authorize?: Authorize;
+  /** Outgoing chunk size announced after connect. Default 4096. */
+  chunkSize?: number;
+  /** Window acknowledgement size and peer bandwidth told to the client. Default 2 500 000. */
+  windowAckSize?: number;
+  amfLimits?: AmfLimits;
+  /** Used to build the stream URL in StreamInfo, e.g. "rtmp://127.0.0.1:1935". */
+  localAddress?: AddressInfo | string;
+}
+
+type StreamSlot =
+  | { state: "idle" }
+  | { state: "publishing"; source: StreamSource }
+  | { state: "playing"; writer: RtmpPlayerWriter };
+
+/**
+ * The server side of one RTMP connection as a state machine:
+ *
+ *   awaiting-connect --connect--> connected --createStream--> stream idle
+ *   stream idle --publish (authorized, key free)--> publishing --FCUnpublish/deleteStream/close--> gone
+ *   stream idle --play (authorized)--> playing (waiting, then live) --stream ends/deleteStream--> idle
+ *
+ * It consumes decoded messages and acts through its transport; it never touches a socket.
+ */
+export class ServerSession {
+  readonly #transport: SessionTransport;
+  readonly #options: ServerSessionOptions;
+  #state: "awaiting-connect" | "connected" | "closed" = "awaiting-connect";
+  #app = "";
+  #connect: AmfObject = {};
+  #connectQuery = new URLSearchParams();
+  readonly #streams = new Map<number, StreamSlot>();
+  #nextStreamId = 1;
+
+  constructor(transport: SessionTransport, options: ServerSessionOptions) {
+    this.#transport = transport;
+    this.#options = options;
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  get app(): string {
+    return this.#app;
+  }
+
+  /** Feed one decoded message. Throws RtmpProtocolError for messages that break the protocol. */
+  handleMessage(message: RtmpMessage): void {
+    if (this.#state === "closed") return;
+    switch (message.typeId) {
+      case MessageType.audio:
+      case MessageType.video:
+        this.#media(message);
+        return;
+      case MessageType.dataAmf0:
+      case MessageType.dataAmf3:
+        this.#data(message);
+        return;
+      case MessageType.commandAmf0:
+      case MessageType.commandAmf3:
+        this.#command(decodeCommand(message, this.#options.amfLimits), message.messageStreamId);
+        return;
+      default:
+        // User control events from clients (SetBufferLength), shared objects, aggregates: ignored.
+        return;
+    }
+  }
+
+  /** The connection is gone: end what this session published or played. Idempotent. */
+  close(error?: Error): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    for (const id of [...this.#streams.keys()]) this.#releaseStream(id, error);
+  }
+
+  #media(message: RtmpMessage): void {
+    const slot = this.#streams.get(message.messageStreamId);
+    if (slot?.state !== "publishing" || message.payload.length === 0) return;
+    const kind = message.typeId === MessageType.audio ? "audio" : "video";
+    slot.source.push(createPacketFromTagBody(kind, message.timestamp, message.payload));
+  }
+
+  #data(message: RtmpMessage): void {
+    const slot = this.#streams.get(message.messageStreamId);
+    if (slot?.state !== "publishing") return;
+    const values = decodeData(message, this.#options.amfLimits);
+    // "@setDataFrame", "onMetaData", {...} is stored as the FLV script tag "onMetaData", {...}.
+    const body = values[0] === "@setDataFrame" ? encodeAmf0(values.slice(1)) : message.typeId === MessageType.dataAmf0 ? message.payload : encodeAmf0(values);
+    slot.source.push(createPacketFromTagBody("script", message.timestamp, body));
+  }
+
+  #command(command: RtmpCommand, messageStreamId: number): void {
+    debug("%s: command %s (tx %d, stream %d)", this.#transport.remoteAddress, command.name, command.transactionId, messageStreamId);
+    if (this.#state === "awaiting-connect") {
+      if (command.name !== "connect") {
+        throw new RtmpProtocolError(RtmpErrorCode.state, `${command.name} before connect`);
+      }
+      this.#onConnect(command);
+      return;
+    }
+    switch (command.name) {
+      case "connect":
+        throw new RtmpProtocolError(RtmpErrorCode.state, "connect on a connected session");
+      case "createStream":
+        this.#onCreateStream(command);
+        return;
+      case "releaseStream":
+      case "FCPublish":
+      case "FCSubscribe":
+        this.#result(command.transactionId, null, undefined);
+        return;
+      case "getStreamLength":
+        this.#result(command.transactionId, null, 0);
+        return;
+      case "publish":
+        void this.#onPublish(command, messageStreamId);
+        return;
+      case "play":
+        void this.#onPlay(command, messageStreamId);
+        return;
+      case "FCUnpublish":
+        this.#onFcUnpublish(command);
+        return;
+      case "deleteStream":
+        this.#releaseStream(typeof command.args[0] === "number" ? command.args[0] : messageStreamId);
+        return;
+      case "closeStream":
+        this.#releaseStream(messageStreamId);
+        return;
+      case "receiveAudio":
+      case "receiveVideo": {
+        const slot = this.#streams.get(messageStreamId);
+        if (slot?.state !== "playing") return;
+        const on = command.args[0] !== false;
+        if (command.name === "receiveAudio") slot.writer.receiveAudio = on;
+        else slot.writer.receiveVideo = on;
+        return;
+      }
+      case "pause":
+        this.#onPause(command, messageStreamId);
+        return;
+      default:
+        debug("%s: ignoring command %s", this.#transport.remoteAddress, command.name);
+        if (command.transactionId > 0) {
+          this.#transport.send(
+            commandMessage({ name: "_error", transactionId: command.transactionId, commandObject: null, args: [{ level: "error", code: "NetConnection.Call.Failed", description: `unknown command ${command.name}` }] }),
+          );
+        }
+    }
+  }
+
+  #result(transactionId: number, commandObject: AmfValue, value: AmfValue): void {
+    if (transactionId === 0) return;
+    const args = value === undefined ? [] : [value];
+    this.#transport.send(commandMessage({ name: "_result", transactionId, commandObject, args }));
+  }
+
+  #onConnect(command: RtmpCommand): void {
+    const object = (command.commandObject ?? {}) as AmfObject;
+    const app = typeof object.app === "string" ? object.app : "";
+    const [appName, appQuery = ""] = app.split("?", 2);
+    this.#app = appName.replace(/\/+$/, "");
+    this.#connect = object;
+    const tcUrl = typeof object.tcUrl === "string" ? object.tcUrl : "";
+    const tcQuery = tcUrl.includes("?") ? tcUrl.slice(tcUrl.indexOf("?") + 1) : "";
+    this.#connectQuery = new URLSearchParams(appQuery || tcQuery);
+    if (this.#app === "") {
+      this.#transport.send(
+        commandMessage({ name: "_error", transactionId: command.transactionId, commandObject: null, args: [{ level: "error", code: "NetConnection.Connect.Rejected", description: "no application name" }] }),
+      );
+      this.#transport.close();
+      return;
+    }
+    this.#state = "connected";
+    const t = this.#transport;
+    const window = this.#options.windowAckSize ?? 2_500_000;
+    t.send(windowAckSizeMessage(window));
+    t.send(setPeerBandwidthMessage(window, 2));
+    t.setChunkSize(this.#options.chunkSize ?? 4096);
+    const objectEncoding = typeof object.objectEncoding === "number" ? object.objectEncoding : 0;
+    t.send(
+      commandMessage({
+        name: "_result",
+        transactionId: command.transactionId,
+        commandObject: { fmsVer: "FMS/3,5,7,7009", capabilities: 31, mode: 1 },
+        args: [{ level: "status", code: "NetConnection.Connect.Success", description: "Connection succeeded.", objectEncoding }],
+      }),
+    );
+  }
+
+  #onCreateStream(command: RtmpCommand): void {
+    if (this.#streams.size >= 16) {
+      throw new RtmpProtocolError(RtmpErrorCode.state, "too many streams on one connection");
+    }
+    const id = this.#nextStreamId++;
+    this.#streams.set(id, { state: "idle" });
+    this.#result(command.transactionId, null, id);
+  }
+
+  #streamInfo(rawName: string, prefix: string): StreamInfo {
+    const [name, nameQuery = ""] = rawName.split("?", 2);
+    const query = new URLSearchParams(this.#connectQuery);
+    for (const [k, v] of new URLSearchParams(nameQuery)) query.set(k, v);
+    const local = this.#options.localAddress;
+    const host = typeof local === "string" ? local : local ? `rtmp://${local.address}:${local.port}` : "rtmp://localhost";
+    return {
+      key: `${this.#app}/${name}`,
+      app: this.#app,
+      name,
+      url: `${host}/${this.#app}/${name}`,
+      id: nextStreamId(prefix),
+      query,
+      remoteAddress: this.#transport.remoteAddress,
+    };
+  }
+
+  async #authorize(action: "publish" | "play", info: StreamInfo): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const authorize = this.#options.authorize;
+    if (authorize === undefined) return { ok: true };
+    try {
+      const result = await authorize({ action, app: info.app, name: info.name, query: info.query ?? new URLSearchParams(), remoteAddress: info.remoteAddress ?? "", connect: this.#connect });
+      if (result === true) return { ok: true };
+      return { ok: false, reason: typeof result === "object" ? result.reason : `${action} not authorized` };
+    } catch (error) {
+      debug("authorize threw: %O", error);
+      return { ok: false, reason: `${action} not authorized` };
+    }
+  }
+
+  async #onPublish(command: RtmpCommand, streamId: number): Promise<void> {
+    const slot = this.#streams.get(streamId);
+    const rawName = command.args[0];
+    if (slot?.state !== "idle" || typeof rawName !== "string" || rawName === "" || !isSafeName(rawName)) {
+      this.#transport.send(statusMessage(streamId, { level: "error", code: "NetStream.Publish.BadName", description: "bad stream name or stream state" }));
+      return;
+    }
+    const info = this.#streamInfo(rawName, "rtmp-pub-");
+    const verdict = await this.#authorize("publish", info);
+    if (this.#state === "closed") return;
+    if (!verdict.ok) {
+      this.#refuse(streamId, "NetStream.Publish.Unauthorized", verdict.reason);
+      return;
+    }
+    const source = new StreamSource(info, (error) => {
+      if (this.#state === "closed") return;
+      this.#streams.delete(streamId);
+      const busy = (error as { code?: string } | undefined)?.code === StreamErrorCode.busy;
+      this.#refuse(streamId, busy ? "NetStream.Publish.BadName" : "NetStream.Publish.Failed", error?.message ?? "publish stopped");
+    });
+    this.#streams.set(streamId, { state: "publishing", source });
+    this.#options.handler.handleReader(source);
+    if (source.closed) return;
+    this.#transport.send(userControlMessage(UserControlEvent.streamBegin, streamId));
+    this.#transport.send(statusMessage(streamId, { level: "status", code: "NetStream.Publish.Start", description: `${info.name} is now published.`, details: info.name }));
+  }
+
+  /** Tell the client no, and let it go: a refused publisher or player has nothing more to do here. */
+  #refuse(streamId: number, code: string, description: string): void {
+    debug("%s: %s (%s)", this.#transport.remoteAddress, code, description);
+    this.#transport.send(statusMessage(streamId, { level: "error", code, description }));
+    this.#transport.close();
+  }
+
+  async #onPlay(command: RtmpCommand, streamId: number): Promise<void> {
+    const slot = this.#streams.get(streamId);
+    const rawName = command.args[0];
+    if (slot?.state !== "idle" || typeof rawName !== "string" || rawName === "" || !isSafeName(rawName)) {
+      this.#transport.send(statusMessage(streamId, { level: "error", code: "NetStream.Play.Failed", description: "bad stream name or stream state" }));
+      return;
+    }
+    const info = this.#streamInfo(rawName, "rtmp-play-");
+    const verdict = await this.#authorize("play", info);
+    if (this.#state === "closed") return;
+    if (!verdict.ok) {
+      this.#refuse(streamId, "NetStream.Play.Failed", verdict.reason);
+      return;
+    }
+    const writer = new RtmpPlayerWriter(info, streamId, {
+      output: this.#transport.output,
+      chunkSize: this.#transport.chunkSize,
+      send: (message) => this.#transport.send(message),
+      released: (id, error) => this.#playerReleased(id, error),
+    });
+    this.#streams.set(streamId, { state: "playing", writer });
+    this.#options.handler.handleWriter(writer);
+  }
+
+  #playerReleased(streamId: number, error?: Error): void {
+    const slot = this.#streams.get(streamId);
+    if (slot?.state === "playing") this.#streams.set(streamId, { state: "idle" });
+    if (this.#state === "closed") return;
+    const code = (error as { code?: string } | undefined)?.code;
+    // A player too slow to keep up, or a hub shutting down: nothing more will come on this connection.
+    if (code === StreamErrorCode.slowPlayer || code === StreamErrorCode.closed) this.#transport.close(error);
+  }
+
+  #onFcUnpublish(command: RtmpCommand): void {
+    const name = typeof command.args[0] === "string" ? command.args[0].split("?")[0] : undefined;
+    for (const [id, slot] of this.#streams) {
+      if (slot.state === "publishing" && (name === undefined || slot.source.info.name === name)) this.#releaseStream(id);
+    }
+    this.#result(command.transactionId, null, undefined);
+  }
+
+  #onPause(command: RtmpCommand, streamId: number): void {
+    const slot = this.#streams.get(streamId);
+    if (slot?.state !== "playing") return;
+    const paused = command.args[0] === true;
+    slot.writer.pause(paused);
+    this.#transport.send(
+      statusMessage(streamId, paused
+        ? { level: "status", code: "NetStream.Pause.Notify", description: "Paused live" }
+        : { level: "status", code: "NetStream.Unpause.Notify", description: "Unpaused live" }),
+    );
+  }
+
+  /** End whatever a stream id publishes or plays. */
+  #releaseStream(streamId: number, error?: Error): void {
+    const slot = this.#streams.get(streamId);
+    if (slot === undefined) return;
+    this.#streams.delete(streamId);
+    if (slot.state === "publishing") {
+      slot.source.end(error);
+      if (this.#state !== "closed") this.#transport.send(statusMessage(streamId, { level: "status", code: "NetStream.Unpublish.Success", description: `${slot.source.info.name} is now unpublished.` }));
+    } else if (slot.state === "playing") {
+      slot.writer.close();
+    }
+  }
+}
+
+/** A stream name becomes part of a key and of file paths (recordings): no separators or traversal. */
+function isSafeName(rawName: string): boolean {
+  const name = rawName.split("?", 1)[0];
+  return name.length > 0 && name.length <= 256 && !name.includes("/") && !name.includes("\\") && name !== "." && name !== ".." && !/[\0-\x1f]/.test(name);
+}
