@@ -10,5 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // The JSON report is what .ci/run reads for its "N passed, N failed" line.
+    reporters: ["default", "json"],
+    outputFile: { json: ".test-results/vitest.json" },
   },
 });

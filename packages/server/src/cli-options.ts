@@ -1,0 +1,52 @@
+import { parseArgs } from "node:util";
+import type { OnairServerOptions } from "./onair-server.js";
+
+export const USAGE = `Usage: onair [options]
+
+  --host <address>      address to listen on (default 0.0.0.0)
+  --rtmp-port <port>    RTMP port (default 1935)
+  --gop-cache <n>       GOPs kept for late players (default 1)
+  --batch-window <ms>   write batching window per player, 0 = immediate (default 0)
+  -h, --help            show this help
+`;
+
+function port(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number, got "${value}"`);
+  return n;
+}
+
+function count(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number, got "${value}"`);
+  return n;
+}
+
+/** Parse CLI flags into server options; throws with a message for bad values. */
+export function parseCliOptions(argv: string[]): { help: true } | { help: false; options: OnairServerOptions } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: "string" },
+      "rtmp-port": { type: "string" },
+      "gop-cache": { type: "string" },
+      "batch-window": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help === true) return { help: true };
+  return {
+    help: false,
+    options: {
+      host: values.host ?? "0.0.0.0",
+      rtmpPort: port(values["rtmp-port"], "--rtmp-port", 1935),
+      hub: {
+        gopCache: count(values["gop-cache"], "--gop-cache", 1),
+        batchWindowMs: count(values["batch-window"], "--batch-window", 0),
+      },
+    },
+  };
+}
