@@ -1,0 +1,23 @@
+export { FlvError, FlvErrorCode } from "./errors.js";
+export { FlvDemuxer, type FlvDemuxerOptions, type FlvFileHeader, type FlvTag } from "./flv-demuxer.js";
+export {
+  encodeFlvHeader,
+  encodeFlvTag,
+  FLV_HEADER_LENGTH,
+  FLV_MAX_TAG_BODY_SIZE,
+  FLV_PREVIOUS_TAG_SIZE_LENGTH,
+  FLV_TAG_HEADER_LENGTH,
+  FlvTagEncoder,
+  flvTagEncoder,
+} from "./flv-muxer.js";
+export {
+  type AudioCodec,
+  type AudioTagHeader,
+  type AvcDecoderConfig,
+  createPacketFromTagBody,
+  parseAudioTagHeader,
+  parseAvcDecoderConfig,
+  parseVideoTagHeader,
+  type VideoCodec,
+  type VideoTagHeader,
+} from "./tag-body.js";
