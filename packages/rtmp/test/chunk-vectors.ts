@@ -73,6 +73,17 @@ const ffmpegConnectBytes = bytesOf(
   "333939372f6c697665000009",
 );
 
+/** nginx-rtmp 1.2.2 (`chunk_size 4096`): the _result it answers a connect with, one chunk. */
+const nginxConnectResult = bytesOf(
+  // "_result", 1, { fmsVer: "FMS/3,0,1,123", capabilities: 31 },
+  // { level: "status", code: "NetConnection.Connect.Success", description: "Connection succeeded.", objectEncoding: 0 }
+  "0200075f726573756c74003ff0000000000000030006666d7356657202000d464d532f332c302c312c313233000c",
+  "6361706162696c697469657300403f0000000000000000090300056c6576656c0200067374617475730004636f64",
+  "6502001d4e6574436f6e6e656374696f6e2e436f6e6e6563742e53756363657373000b6465736372697074696f6e",
+  "020015436f6e6e656374696f6e207375636365656465642e000e6f626a656374456e636f64696e67000000000000",
+  "000000000009",
+);
+
 export const chunkVectors: ChunkVector[] = [
   {
     name: "spec 5.3.2.2 example 1: audio messages as type 0, type 2, type 3, type 3",
@@ -265,6 +276,27 @@ export const chunkVectors: ChunkVector[] = [
       ),
     ],
     bytes: ffmpegConnectBytes,
+  },
+  {
+    name: "nginx-rtmp 1.2.2 answering connect: three control messages, chunk size 4096, then _result",
+    chunkSize: 128,
+    encoder: "encodeChunks",
+    messages: [
+      message(2, 5, 0, 0, Buffer.from("004c4b40", "hex")),
+      message(2, 6, 0, 0, Buffer.from("004c4b4002", "hex")),
+      message(2, 1, 0, 0, Buffer.from("00001000", "hex")),
+      message(3, 20, 0, 0, nginxConnectResult),
+    ],
+    bytes: bytesOf(
+      "02 000000 000004 05 00000000", // csid 2, type 5 Window Acknowledgement Size
+      "004c4b40", //                     5 000 000
+      "02 000000 000005 06 00000000", // type 6 Set Peer Bandwidth (nginx writes type 0 headers here)
+      "004c4b40 02", //                  5 000 000, dynamic
+      "02 000000 000004 01 00000000", // type 1 Set Chunk Size
+      "00001000", //                     4096
+      "03 000000 0000be 14 00000000", // csid 3, 190 bytes, AMF0 command: one chunk now
+      nginxConnectResult,
+    ),
   },
   {
     name: "zero-length message: a header and no payload",
