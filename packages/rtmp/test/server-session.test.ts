@@ -135,7 +135,10 @@ describe("ServerSession", () => {
     session.handleMessage(command("createStream", 2, null, []));
     session.handleMessage(command("publish", 0, null, ["cam", "live"], 1));
     await tick();
-    const status = transport.sent.map((m) => decodeCommand(m)).find((c) => c.name === "onStatus");
+    const status = transport.sent
+      .filter((m) => m.typeId === MessageType.commandAmf0)
+      .map((m) => decodeCommand(m))
+      .find((c) => c.name === "onStatus");
     expect((status?.args[0] as AmfObject).code).toBe("NetStream.Publish.Unauthorized");
     expect((status?.args[0] as AmfObject).description).toBe("bad token");
     expect(hub.isLive("live/cam")).toBe(false);
