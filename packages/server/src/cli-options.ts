@@ -26,8 +26,10 @@ function count(value: string | undefined, flag: string, fallback: number): numbe
 
 /** Parse CLI flags into server options; throws with a message for bad values. */
 export function parseCliOptions(argv: string[]): { help: true } | { help: false; options: OnairServerOptions } {
+  // `pnpm start -- --flag` passes the "--" through; it means nothing here.
+  const args = argv[0] === "--" ? argv.slice(1) : argv;
   const { values } = parseArgs({
-    args: argv,
+    args,
     options: {
       host: { type: "string" },
       "rtmp-port": { type: "string" },
