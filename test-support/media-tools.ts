@@ -146,14 +146,24 @@ export interface ProbedFrame {
 }
 
 export interface ProbeResult {
-  streams: { codec_name: string; codec_type: string; width?: number; height?: number; sample_rate?: string }[];
+  streams: {
+    codec_name: string;
+    codec_type: string;
+    width?: number;
+    height?: number;
+    sample_rate?: string;
+  }[];
   frames: ProbedFrame[];
   stderr: string;
   exitCode: number | string;
 }
 
 /** ffprobe decodes every frame of `input` (a URL or file) until it ends; gives streams and frames. */
-export async function probeFrames(input: string, extraArgs: string[] = [], timeoutMs = 60_000): Promise<ProbeResult> {
+export async function probeFrames(
+  input: string,
+  extraArgs: string[] = [],
+  timeoutMs = 60_000,
+): Promise<ProbeResult> {
   const p = run("ffprobe", [
     "-v",
     "error",
@@ -185,7 +195,11 @@ export async function probeFrames(input: string, extraArgs: string[] = [], timeo
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -2,23 +2,11 @@
  * The handshake against real peers: ffmpeg publishing to and playing from a bare TCP server that
  * runs only HandshakeServer, and HandshakeClient against nginx-rtmp.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  freePort,
-  hasCommand,
-  hasFfmpeg,
-  type RunningProcess,
-  run,
-  tempDir,
-  waitFor,
-} from "../../../test-support/media-tools.js";
+import { freePort, hasFfmpeg, type RunningProcess, run, waitFor } from "../../../test-support/media-tools.js";
+import { hasNginxRtmp, type NginxRtmp, startNginxRtmp } from "../../../test-support/nginx-rtmp.js";
 import { HandshakeClient, HandshakeServer } from "../src/handshake.js";
-
-const NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
-const hasNginxRtmp = hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE);
 
 /** Chunk basic header + type 0 message header, and the AMF0 string "connect" that starts the payload. */
 const CONNECT_PREFIX_LENGTH = 12 + 3 + "connect".length;
@@ -229,64 +217,23 @@ function handshakeAndConnect(
 }
 
 /** Resolves once something accepts TCP connections on `port`. */
-async function waitForListening(port: number, timeoutMs: number): Promise<void> {
-  const start = Date.now();
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() - start > timeoutMs) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!hasNginxRtmp)(
   `HandshakeClient with real nginx-rtmp${hasNginxRtmp ? "" : " (skipped: nginx or libnginx-mod-rtmp not installed)"}`,
   () => {
-    let nginx: RunningProcess | undefined;
-    let dir: { path: string; remove: () => void } | undefined;
+    let nginx: NginxRtmp;
     let port = 0;
-    let errorLog = "";
 
     beforeAll(async () => {
-      dir = tempDir("onair-nginx-");
-      port = await freePort();
-      errorLog = join(dir.path, "error.log");
-      // nginx opens <prefix>/logs/error.log before it reads the config.
-      mkdirSync(join(dir.path, "logs"));
-      const config = join(dir.path, "nginx.conf");
-      writeFileSync(
-        config,
-        [
-          `load_module ${NGINX_RTMP_MODULE};`,
-          "daemon off;",
-          "master_process off;",
-          `error_log ${errorLog} debug;`,
-          `pid ${join(dir.path, "nginx.pid")};`,
-          "events {}",
-          `rtmp { server { listen 127.0.0.1:${port}; application live { live on; } } }`,
-          "",
-        ].join("\n"),
-      );
-      nginx = run("nginx", ["-c", config, "-p", dir.path]);
-      await Promise.race([waitForListening(port, 10_000), failOnExit(nginx, "nginx")]);
+      nginx = await startNginxRtmp();
+      port = nginx.port;
     });
 
     afterAll(async () => {
-      if (nginx !== undefined) {
-        nginx.kill();
-        await nginx.exited;
-      }
-      dir?.remove();
+      await nginx.stop();
     });
 
-    const log = () => readFileSync(errorLog, "utf8");
+    const log = () => nginx.log();
 
     it("completes the digest handshake and connects", async () => {
       const { client } = await handshakeAndConnect(port, true);

@@ -1,7 +1,7 @@
 /** Our RtmpClient against a third-party server, nginx-rtmp, with ffmpeg/ffprobe on the other side. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type MediaPacket } from "@onair/core";
+import type { MediaPacket } from "@onair/core";
 import { createPacketFromTagBody, FlvDemuxer } from "@onair/flv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -24,7 +24,9 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)("RtmpClient with nginx-rtmp", () =>
     nginx = await startNginxRtmp();
     const file = join(dir.path, "clip.flv");
     await makeFlvFile(file, { seconds: 4, fps: 25, gop: 25 });
-    new FlvDemuxer().push(readFileSync(file), (tag) => tags.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body)));
+    new FlvDemuxer().push(readFileSync(file), (tag) =>
+      tags.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body)),
+    );
   });
 
   afterAll(async () => {
@@ -51,7 +53,11 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)("RtmpClient with nginx-rtmp", () =>
     writer.close();
     client.close();
     const probe = await probing;
-    expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 320, height: 240 });
+    expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({
+      codec_name: "h264",
+      width: 320,
+      height: 240,
+    });
     expect(probe.streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "aac" });
     const video = probe.frames.filter((f) => f.mediaType === "video");
     expect(video.length).toBeGreaterThanOrEqual(45);
@@ -84,5 +90,4 @@ describe.skipIf(!hasFfmpeg || !hasNginxRtmp)("RtmpClient with nginx-rtmp", () =>
       expect(client).toBeInstanceOf(Error);
     }
   });
-
 });
