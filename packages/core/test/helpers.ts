@@ -77,7 +77,8 @@ export function source(key: string): { source: StreamSource; closedWith: () => E
 }
 
 export const packets = {
-  meta: (t = 0) => createMediaPacket("script", t, Buffer.from("\x02\x00\x0aonMetaData\x03\x00\x00\x09", "latin1")),
+  meta: (t = 0) =>
+    createMediaPacket("script", t, Buffer.from("\x02\x00\x0aonMetaData\x03\x00\x00\x09", "latin1")),
   videoHeader: (t = 0) => createMediaPacket("video", t, Buffer.from([0x17, 0]), { sequenceHeader: true }),
   audioHeader: (t = 0) => createMediaPacket("audio", t, Buffer.from([0xaf, 0]), { sequenceHeader: true }),
   key: (t: number) => createMediaPacket("video", t, Buffer.from([0x17, 1]), { keyframe: true }),

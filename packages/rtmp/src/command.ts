@@ -59,7 +59,13 @@ export function dataMessage(
   messageStreamId: number,
   chunkStreamId: number = ChunkStream.command,
 ): RtmpMessage {
-  return { chunkStreamId, typeId: MessageType.dataAmf0, messageStreamId, timestamp: 0, payload: encodeAmf0(values) };
+  return {
+    chunkStreamId,
+    typeId: MessageType.dataAmf0,
+    messageStreamId,
+    timestamp: 0,
+    payload: encodeAmf0(values),
+  };
 }
 
 /** The info object of an onStatus command. */
@@ -71,5 +77,8 @@ export interface StatusInfo {
 }
 
 export function statusMessage(messageStreamId: number, info: StatusInfo): RtmpMessage {
-  return commandMessage({ name: "onStatus", transactionId: 0, commandObject: null, args: [info] }, messageStreamId);
+  return commandMessage(
+    { name: "onStatus", transactionId: 0, commandObject: null, args: [info] },
+    messageStreamId,
+  );
 }

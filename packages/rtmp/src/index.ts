@@ -36,7 +36,12 @@ export {
 export { RtmpConnection, type RtmpConnectionOptions } from "./rtmp-connection.js";
 export { MAX_CHUNK_SIZE, MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
 export { RtmpPlayerWriter } from "./rtmp-player-writer.js";
-export { createRtmpServer, RtmpServer, type RtmpServerEvents, type RtmpServerOptions } from "./rtmp-server.js";
+export {
+  createRtmpServer,
+  RtmpServer,
+  type RtmpServerEvents,
+  type RtmpServerOptions,
+} from "./rtmp-server.js";
 export {
   type Authorize,
   type AuthorizeRequest,

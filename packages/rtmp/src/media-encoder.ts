@@ -3,8 +3,16 @@ import { encodeChunks } from "./chunk-encoder.js";
 import { ChunkStream } from "./command.js";
 import { MessageType } from "./rtmp-message.js";
 
-const TYPE_BY_KIND = { audio: MessageType.audio, video: MessageType.video, script: MessageType.dataAmf0 } as const;
-const CHUNK_STREAM_BY_KIND = { audio: ChunkStream.audio, video: ChunkStream.video, script: ChunkStream.data } as const;
+const TYPE_BY_KIND = {
+  audio: MessageType.audio,
+  video: MessageType.video,
+  script: MessageType.dataAmf0,
+} as const;
+const CHUNK_STREAM_BY_KIND = {
+  audio: ChunkStream.audio,
+  video: ChunkStream.video,
+  script: ChunkStream.data,
+} as const;
 
 /**
  * Encodes a packet as RTMP chunks with a type-0 first header, so the bytes do not depend on

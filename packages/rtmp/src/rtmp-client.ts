@@ -12,12 +12,18 @@ import createDebug from "debug";
 import { EventEmitter } from "eventemitter3";
 import type { AmfObject, AmfValue } from "./amf.js";
 import { encodeAmf0 } from "./amf0.js";
-import { ChunkStream, commandMessage, decodeCommand, decodeData, type RtmpCommand, type StatusInfo } from "./command.js";
+import {
+  ChunkStream,
+  commandMessage,
+  decodeCommand,
+  decodeData,
+  type RtmpCommand,
+  type StatusInfo,
+} from "./command.js";
+import { userControlMessage } from "./control-messages.js";
 import { RtmpErrorCode, RtmpProtocolError, RtmpStatusError } from "./errors.js";
 import { RtmpConnection } from "./rtmp-connection.js";
-import { MessageType, type RtmpMessage } from "./rtmp-message.js";
-import { userControlMessage } from "./control-messages.js";
-import { UserControlEvent } from "./rtmp-message.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
 
 const debug = createDebug("onair:rtmp:client");
 
@@ -80,7 +86,10 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     if (target.protocol !== "rtmp:") throw new TypeError(`not an rtmp:// URL: ${target.href}`);
     const app = target.pathname.replace(/^\/+/, "").replace(/\/+$/, "");
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
-    const socket = netConnect({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 1935) });
+    const socket = netConnect({
+      host: target.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(target.port || 1935),
+    });
     const connection = new RtmpConnection(socket, "client", {
       maxMessageSize: options.maxMessageSize,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -88,7 +97,10 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
     });
     const client = new RtmpClient(target, connection);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new RtmpProtocolError(RtmpErrorCode.timeout, `connect to ${target.host} timed out`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new RtmpProtocolError(RtmpErrorCode.timeout, `connect to ${target.host} timed out`)),
+        timeoutMs,
+      );
       const fail = (error: Error | undefined): void => {
         clearTimeout(timer);
         connection.close(error);
@@ -191,14 +203,27 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
   async #createStream(): Promise<number> {
     const reply = await this.call("createStream");
     const id = reply.args[0];
-    if (typeof id !== "number") throw new RtmpProtocolError(RtmpErrorCode.command, "createStream reply without a stream id");
+    if (typeof id !== "number")
+      throw new RtmpProtocolError(RtmpErrorCode.command, "createStream reply without a stream id");
     return id;
   }
 
-  #startStream(id: number, command: string, args: AmfValue[], success: string, reader?: RtmpPlayReader): Promise<void> {
+  #startStream(
+    id: number,
+    command: string,
+    args: AmfValue[],
+    success: string,
+    reader?: RtmpPlayReader,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#streams.set(id, { id, reader, waiting: { success, resolve, reject } });
-      this.#connection.send(commandMessage({ name: command, transactionId: 0, commandObject: null, args }, id, ChunkStream.command));
+      this.#connection.send(
+        commandMessage(
+          { name: command, transactionId: 0, commandObject: null, args },
+          id,
+          ChunkStream.command,
+        ),
+      );
     });
   }
 
@@ -216,7 +241,13 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
       case MessageType.video: {
         const reader = this.#streams.get(message.messageStreamId)?.reader;
         if (reader === undefined || message.payload.length === 0) return;
-        reader.push(createPacketFromTagBody(message.typeId === MessageType.audio ? "audio" : "video", message.timestamp, message.payload));
+        reader.push(
+          createPacketFromTagBody(
+            message.typeId === MessageType.audio ? "audio" : "video",
+            message.timestamp,
+            message.payload,
+          ),
+        );
         return;
       }
       case MessageType.dataAmf0:
@@ -262,8 +293,16 @@ export class RtmpClient extends EventEmitter<RtmpClientEvents> {
       }
       return;
     }
-    if (info.code === "NetStream.Play.Stop" || info.code === "NetStream.Play.UnpublishNotify" || info.level === "error") {
-      stream.reader?.end(info.level === "error" ? new RtmpStatusError(String(info.code), String(info.description ?? "")) : undefined);
+    if (
+      info.code === "NetStream.Play.Stop" ||
+      info.code === "NetStream.Play.UnpublishNotify" ||
+      info.level === "error"
+    ) {
+      stream.reader?.end(
+        info.level === "error"
+          ? new RtmpStatusError(String(info.code), String(info.description ?? ""))
+          : undefined,
+      );
     }
   }
 
@@ -310,7 +349,11 @@ export class RtmpPublishWriter implements StreamWriter {
     if (this.#closed) return;
     const script = packet.kind === "script";
     this.#connection.send({
-      chunkStreamId: script ? ChunkStream.data : packet.kind === "audio" ? ChunkStream.audio : ChunkStream.video,
+      chunkStreamId: script
+        ? ChunkStream.data
+        : packet.kind === "audio"
+          ? ChunkStream.audio
+          : ChunkStream.video,
       typeId: script ? MessageType.dataAmf0 : packet.kind === "audio" ? MessageType.audio : MessageType.video,
       messageStreamId: this.streamId,
       timestamp: packet.timestamp,

@@ -1,9 +1,15 @@
-import { BatchingWriter, type ByteOutput, type MediaPacket, StreamErrorCode, type StreamInfo } from "@onair/core";
+import {
+  BatchingWriter,
+  type ByteOutput,
+  type MediaPacket,
+  StreamErrorCode,
+  type StreamInfo,
+} from "@onair/core";
 import { dataMessage, statusMessage } from "./command.js";
+import { userControlMessage } from "./control-messages.js";
 import { rtmpMediaEncoder } from "./media-encoder.js";
 import type { RtmpMessage } from "./rtmp-message.js";
 import { UserControlEvent } from "./rtmp-message.js";
-import { userControlMessage } from "./control-messages.js";
 
 /** What a player writer needs from its session: send per-player messages, let go of the stream. */
 export interface PlayerTransport {
@@ -40,8 +46,22 @@ export class RtmpPlayerWriter extends BatchingWriter {
     const details = this.info.name;
     t.send(userControlMessage(UserControlEvent.streamIsRecorded, id));
     t.send(userControlMessage(UserControlEvent.streamBegin, id));
-    t.send(statusMessage(id, { level: "status", code: "NetStream.Play.Reset", description: `Playing and resetting ${details}.`, details }));
-    t.send(statusMessage(id, { level: "status", code: "NetStream.Play.Start", description: `Started playing ${details}.`, details }));
+    t.send(
+      statusMessage(id, {
+        level: "status",
+        code: "NetStream.Play.Reset",
+        description: `Playing and resetting ${details}.`,
+        details,
+      }),
+    );
+    t.send(
+      statusMessage(id, {
+        level: "status",
+        code: "NetStream.Play.Start",
+        description: `Started playing ${details}.`,
+        details,
+      }),
+    );
     t.send(dataMessage(["|RtmpSampleAccess", true, true], id));
     t.send(statusMessage(id, { level: "status", code: "NetStream.Data.Start", description: "Data start." }));
   }
@@ -69,11 +89,29 @@ export class RtmpPlayerWriter extends BatchingWriter {
     const id = this.streamId;
     const code = (error as { code?: string } | undefined)?.code;
     if (code === StreamErrorCode.notFound) {
-      t.send(statusMessage(id, { level: "error", code: "NetStream.Play.StreamNotFound", description: error?.message ?? "" }));
+      t.send(
+        statusMessage(id, {
+          level: "error",
+          code: "NetStream.Play.StreamNotFound",
+          description: error?.message ?? "",
+        }),
+      );
     } else if (code !== StreamErrorCode.closed || error === undefined) {
       t.send(userControlMessage(UserControlEvent.streamEof, id));
-      t.send(statusMessage(id, { level: "status", code: "NetStream.Play.UnpublishNotify", description: `${this.info.name} is now unpublished.` }));
-      t.send(statusMessage(id, { level: "status", code: "NetStream.Play.Stop", description: `Stopped playing ${this.info.name}.` }));
+      t.send(
+        statusMessage(id, {
+          level: "status",
+          code: "NetStream.Play.UnpublishNotify",
+          description: `${this.info.name} is now unpublished.`,
+        }),
+      );
+      t.send(
+        statusMessage(id, {
+          level: "status",
+          code: "NetStream.Play.Stop",
+          description: `Stopped playing ${this.info.name}.`,
+        }),
+      );
     }
     t.released(id, error);
   }

@@ -3,8 +3,8 @@ import {
   type ByteOutput,
   type Handler,
   nextStreamId,
-  type StreamInfo,
   StreamErrorCode,
+  type StreamInfo,
   StreamSource,
 } from "@onair/core";
 import { createPacketFromTagBody } from "@onair/flv";
@@ -14,8 +14,8 @@ import { encodeAmf0 } from "./amf0.js";
 import { commandMessage, decodeCommand, decodeData, type RtmpCommand, statusMessage } from "./command.js";
 import { setPeerBandwidthMessage, userControlMessage, windowAckSizeMessage } from "./control-messages.js";
 import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
-import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
 import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
+import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
 
 const debug = createDebug("onair:rtmp:session");
 
@@ -136,12 +136,23 @@ export class ServerSession {
     if (slot?.state !== "publishing") return;
     const values = decodeData(message, this.#options.amfLimits);
     // "@setDataFrame", "onMetaData", {...} is stored as the FLV script tag "onMetaData", {...}.
-    const body = values[0] === "@setDataFrame" ? encodeAmf0(values.slice(1)) : message.typeId === MessageType.dataAmf0 ? message.payload : encodeAmf0(values);
+    const body =
+      values[0] === "@setDataFrame"
+        ? encodeAmf0(values.slice(1))
+        : message.typeId === MessageType.dataAmf0
+          ? message.payload
+          : encodeAmf0(values);
     slot.source.push(createPacketFromTagBody("script", message.timestamp, body));
   }
 
   #command(command: RtmpCommand, messageStreamId: number): void {
-    debug("%s: command %s (tx %d, stream %d)", this.#transport.remoteAddress, command.name, command.transactionId, messageStreamId);
+    debug(
+      "%s: command %s (tx %d, stream %d)",
+      this.#transport.remoteAddress,
+      command.name,
+      command.transactionId,
+      messageStreamId,
+    );
     if (this.#state === "awaiting-connect") {
       if (command.name !== "connect") {
         throw new RtmpProtocolError(RtmpErrorCode.state, `${command.name} before connect`);
@@ -194,7 +205,18 @@ export class ServerSession {
         debug("%s: ignoring command %s", this.#transport.remoteAddress, command.name);
         if (command.transactionId > 0) {
           this.#transport.send(
-            commandMessage({ name: "_error", transactionId: command.transactionId, commandObject: null, args: [{ level: "error", code: "NetConnection.Call.Failed", description: `unknown command ${command.name}` }] }),
+            commandMessage({
+              name: "_error",
+              transactionId: command.transactionId,
+              commandObject: null,
+              args: [
+                {
+                  level: "error",
+                  code: "NetConnection.Call.Failed",
+                  description: `unknown command ${command.name}`,
+                },
+              ],
+            }),
           );
         }
     }
@@ -217,7 +239,14 @@ export class ServerSession {
     this.#connectQuery = new URLSearchParams(appQuery || tcQuery);
     if (this.#app === "") {
       this.#transport.send(
-        commandMessage({ name: "_error", transactionId: command.transactionId, commandObject: null, args: [{ level: "error", code: "NetConnection.Connect.Rejected", description: "no application name" }] }),
+        commandMessage({
+          name: "_error",
+          transactionId: command.transactionId,
+          commandObject: null,
+          args: [
+            { level: "error", code: "NetConnection.Connect.Rejected", description: "no application name" },
+          ],
+        }),
       );
       this.#transport.close();
       return;
@@ -234,7 +263,14 @@ export class ServerSession {
         name: "_result",
         transactionId: command.transactionId,
         commandObject: { fmsVer: "FMS/3,5,7,7009", capabilities: 31, mode: 1 },
-        args: [{ level: "status", code: "NetConnection.Connect.Success", description: "Connection succeeded.", objectEncoding }],
+        args: [
+          {
+            level: "status",
+            code: "NetConnection.Connect.Success",
+            description: "Connection succeeded.",
+            objectEncoding,
+          },
+        ],
       }),
     );
   }
@@ -253,7 +289,12 @@ export class ServerSession {
     const query = new URLSearchParams(this.#connectQuery);
     for (const [k, v] of new URLSearchParams(nameQuery)) query.set(k, v);
     const local = this.#options.localAddress;
-    const host = typeof local === "string" ? local : local ? `rtmp://${local.address}:${local.port}` : "rtmp://localhost";
+    const host =
+      typeof local === "string"
+        ? local
+        : local
+          ? `rtmp://${local.address}:${local.port}`
+          : "rtmp://localhost";
     return {
       key: `${this.#app}/${name}`,
       app: this.#app,
@@ -265,11 +306,21 @@ export class ServerSession {
     };
   }
 
-  async #authorize(action: "publish" | "play", info: StreamInfo): Promise<{ ok: true } | { ok: false; reason: string }> {
+  async #authorize(
+    action: "publish" | "play",
+    info: StreamInfo,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
     const authorize = this.#options.authorize;
     if (authorize === undefined) return { ok: true };
     try {
-      const result = await authorize({ action, app: info.app, name: info.name, query: info.query ?? new URLSearchParams(), remoteAddress: info.remoteAddress ?? "", connect: this.#connect });
+      const result = await authorize({
+        action,
+        app: info.app,
+        name: info.name,
+        query: info.query ?? new URLSearchParams(),
+        remoteAddress: info.remoteAddress ?? "",
+        connect: this.#connect,
+      });
       if (result === true) return { ok: true };
       return { ok: false, reason: typeof result === "object" ? result.reason : `${action} not authorized` };
     } catch (error) {
@@ -282,7 +333,13 @@ export class ServerSession {
     const slot = this.#streams.get(streamId);
     const rawName = command.args[0];
     if (slot?.state !== "idle" || typeof rawName !== "string" || rawName === "" || !isSafeName(rawName)) {
-      this.#transport.send(statusMessage(streamId, { level: "error", code: "NetStream.Publish.BadName", description: "bad stream name or stream state" }));
+      this.#transport.send(
+        statusMessage(streamId, {
+          level: "error",
+          code: "NetStream.Publish.BadName",
+          description: "bad stream name or stream state",
+        }),
+      );
       return;
     }
     const info = this.#streamInfo(rawName, "rtmp-pub-");
@@ -296,13 +353,24 @@ export class ServerSession {
       if (this.#state === "closed") return;
       this.#streams.delete(streamId);
       const busy = (error as { code?: string } | undefined)?.code === StreamErrorCode.busy;
-      this.#refuse(streamId, busy ? "NetStream.Publish.BadName" : "NetStream.Publish.Failed", error?.message ?? "publish stopped");
+      this.#refuse(
+        streamId,
+        busy ? "NetStream.Publish.BadName" : "NetStream.Publish.Failed",
+        error?.message ?? "publish stopped",
+      );
     });
     this.#streams.set(streamId, { state: "publishing", source });
     this.#options.handler.handleReader(source);
     if (source.closed) return;
     this.#transport.send(userControlMessage(UserControlEvent.streamBegin, streamId));
-    this.#transport.send(statusMessage(streamId, { level: "status", code: "NetStream.Publish.Start", description: `${info.name} is now published.`, details: info.name }));
+    this.#transport.send(
+      statusMessage(streamId, {
+        level: "status",
+        code: "NetStream.Publish.Start",
+        description: `${info.name} is now published.`,
+        details: info.name,
+      }),
+    );
   }
 
   /** Tell the client no, and let it go: a refused publisher or player has nothing more to do here. */
@@ -316,7 +384,13 @@ export class ServerSession {
     const slot = this.#streams.get(streamId);
     const rawName = command.args[0];
     if (slot?.state !== "idle" || typeof rawName !== "string" || rawName === "" || !isSafeName(rawName)) {
-      this.#transport.send(statusMessage(streamId, { level: "error", code: "NetStream.Play.Failed", description: "bad stream name or stream state" }));
+      this.#transport.send(
+        statusMessage(streamId, {
+          level: "error",
+          code: "NetStream.Play.Failed",
+          description: "bad stream name or stream state",
+        }),
+      );
       return;
     }
     const info = this.#streamInfo(rawName, "rtmp-play-");
@@ -348,7 +422,8 @@ export class ServerSession {
   #onFcUnpublish(command: RtmpCommand): void {
     const name = typeof command.args[0] === "string" ? command.args[0].split("?")[0] : undefined;
     for (const [id, slot] of this.#streams) {
-      if (slot.state === "publishing" && (name === undefined || slot.source.info.name === name)) this.#releaseStream(id);
+      if (slot.state === "publishing" && (name === undefined || slot.source.info.name === name))
+        this.#releaseStream(id);
     }
     this.#result(command.transactionId, null, undefined);
   }
@@ -359,9 +434,12 @@ export class ServerSession {
     const paused = command.args[0] === true;
     slot.writer.pause(paused);
     this.#transport.send(
-      statusMessage(streamId, paused
-        ? { level: "status", code: "NetStream.Pause.Notify", description: "Paused live" }
-        : { level: "status", code: "NetStream.Unpause.Notify", description: "Unpaused live" }),
+      statusMessage(
+        streamId,
+        paused
+          ? { level: "status", code: "NetStream.Pause.Notify", description: "Paused live" }
+          : { level: "status", code: "NetStream.Unpause.Notify", description: "Unpaused live" },
+      ),
     );
   }
 
@@ -372,7 +450,14 @@ export class ServerSession {
     this.#streams.delete(streamId);
     if (slot.state === "publishing") {
       slot.source.end(error);
-      if (this.#state !== "closed") this.#transport.send(statusMessage(streamId, { level: "status", code: "NetStream.Unpublish.Success", description: `${slot.source.info.name} is now unpublished.` }));
+      if (this.#state !== "closed")
+        this.#transport.send(
+          statusMessage(streamId, {
+            level: "status",
+            code: "NetStream.Unpublish.Success",
+            description: `${slot.source.info.name} is now unpublished.`,
+          }),
+        );
     } else if (slot.state === "playing") {
       slot.writer.close();
     }
@@ -382,5 +467,11 @@ export class ServerSession {
 /** A stream name becomes part of a key and of file paths (recordings): no separators or traversal. */
 function isSafeName(rawName: string): boolean {
   const name = rawName.split("?", 1)[0];
-  return name.length > 0 && name.length <= 256 && !name.includes("/") && !name.includes("\\") && name !== "." && name !== ".." && !/[\0-\x1f]/.test(name);
+  if (name.length === 0 || name.length > 256 || name === "." || name === "..") return false;
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    // Control characters, "/" and "\\" never belong in a stream name.
+    if (code < 0x20 || code === 0x2f || code === 0x5c) return false;
+  }
+  return true;
 }

@@ -4,7 +4,7 @@
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, hasFfmpeg, type RunningProcess, run, waitFor } from "../../../test-support/media-tools.js";
+import { hasFfmpeg, type RunningProcess, run, waitFor } from "../../../test-support/media-tools.js";
 import { hasNginxRtmp, type NginxRtmp, startNginxRtmp } from "../../../test-support/nginx-rtmp.js";
 import { HandshakeClient, HandshakeServer } from "../src/handshake.js";
 

@@ -5,7 +5,12 @@
 import { connect, type Socket } from "node:net";
 import { StreamHub } from "@onair/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasFfmpeg, publishWithFfmpeg, type RunningProcess, waitFor } from "../../../test-support/media-tools.js";
+import {
+  hasFfmpeg,
+  publishWithFfmpeg,
+  type RunningProcess,
+  waitFor,
+} from "../../../test-support/media-tools.js";
 import {
   createRtmpServer,
   encodeAmf0,
@@ -31,7 +36,14 @@ describe.skipIf(!hasFfmpeg)("RTMP server under bad input", () => {
 
   beforeAll(async () => {
     hub = new StreamHub();
-    server = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0, maxMessageSize: MAX_MESSAGE, handshakeTimeoutMs: 2000, idleTimeoutMs: 3000 });
+    server = createRtmpServer({
+      handler: hub,
+      host: "127.0.0.1",
+      port: 0,
+      maxMessageSize: MAX_MESSAGE,
+      handshakeTimeoutMs: 2000,
+      idleTimeoutMs: 3000,
+    });
     server.on("disconnect", (remote, error) => closedWith.set(remote, error));
     port = (await server.listen()).port;
     publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${port}/live/healthy`, { seconds: 60 });
@@ -78,10 +90,14 @@ describe.skipIf(!hasFfmpeg)("RTMP server under bad input", () => {
   }
 
   const connectBody = (extra: Buffer): Buffer => Buffer.concat([encodeAmf0(["connect", 1]), extra]);
-  const command = (payload: Buffer) => encodeChunks({ chunkStreamId: 3, typeId: 20, messageStreamId: 0, timestamp: 0, payload }, 128);
+  const command = (payload: Buffer) =>
+    encodeChunks({ chunkStreamId: 3, typeId: 20, messageStreamId: 0, timestamp: 0, payload }, 128);
 
   it("garbage instead of a handshake", async () => {
-    expectCode(await attack(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100)), false), RtmpErrorCode.handshakeVersion);
+    expectCode(
+      await attack(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100)), false),
+      RtmpErrorCode.handshakeVersion,
+    );
   });
 
   it("a client that never finishes the handshake is closed by the handshake timeout", async () => {

@@ -2,10 +2,11 @@
  * Interop with real ffmpeg/ffprobe: they publish to and play from our server, and our client
  * publishes to and plays from it alongside them. Assertions are on what the peer decoded.
  */
-import { type MediaPacket, type PacketSink, StreamHub } from "@onair/core";
-import { createPacketFromTagBody, FlvDemuxer, parseVideoTagHeader } from "@onair/flv";
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type MediaPacket, type PacketSink, StreamHub } from "@onair/core";
+import { createPacketFromTagBody, FlvDemuxer, parseVideoTagHeader } from "@onair/flv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   hasFfmpeg,
@@ -103,7 +104,8 @@ describe.skipIf(!hasFfmpeg)("RTMP interop with ffmpeg", () => {
     const media = received.filter((p) => p.kind === "video" && !p.sequenceHeader);
     expect(media[0].keyframe).toBe(true);
     expect(media.length).toBeGreaterThanOrEqual(75);
-    for (let i = 1; i < media.length; i++) expect(media[i].timestamp).toBeGreaterThanOrEqual(media[i - 1].timestamp);
+    for (let i = 1; i < media.length; i++)
+      expect(media[i].timestamp).toBeGreaterThanOrEqual(media[i - 1].timestamp);
   });
 
   it("our RtmpClient publishes an FLV file and ffprobe plays every frame of it", async () => {
@@ -112,7 +114,9 @@ describe.skipIf(!hasFfmpeg)("RTMP interop with ffmpeg", () => {
       const file = join(dir.path, "in.flv");
       await makeFlvFile(file, { seconds: 3, fps: 25, gop: 25 });
       const tags: MediaPacket[] = [];
-      new FlvDemuxer().push(readFileSync(file), (tag) => tags.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body)));
+      new FlvDemuxer().push(readFileSync(file), (tag) =>
+        tags.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body)),
+      );
       // The player is there first and waits for the publisher, so it must get every frame.
       const probing = probeFrames(`${base}/live/from-client`);
       await waitFor(() => hub.get("live/from-client")?.writerCount === 1, 10_000, "player");
@@ -124,7 +128,10 @@ describe.skipIf(!hasFfmpeg)("RTMP interop with ffmpeg", () => {
       client.close();
       const probe = await probing;
       expect(probe.exitCode).toBe(0);
-      expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 320 });
+      expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({
+        codec_name: "h264",
+        width: 320,
+      });
       expect(probe.frames.filter((f) => f.mediaType === "video")).toHaveLength(75);
       expect(probe.stderr).not.toMatch(/error|non-existing|corrupt/i);
     } finally {
@@ -136,7 +143,10 @@ describe.skipIf(!hasFfmpeg)("RTMP interop with ffmpeg", () => {
     const a = publish("iso-a", { seconds: 4, width: 320, height: 240 });
     const b = publish("iso-b", { seconds: 4, width: 160, height: 120 });
     await waitFor(() => published.has("live/iso-a") && published.has("live/iso-b"), 10_000, "publish");
-    const [pa, pb] = await Promise.all([probeFrames(`${base}/live/iso-a`), probeFrames(`${base}/live/iso-b`)]);
+    const [pa, pb] = await Promise.all([
+      probeFrames(`${base}/live/iso-a`),
+      probeFrames(`${base}/live/iso-b`),
+    ]);
     await Promise.all([a.exited, b.exited]);
     expect(pa.streams.find((s) => s.codec_type === "video")).toMatchObject({ width: 320, height: 240 });
     expect(pb.streams.find((s) => s.codec_type === "video")).toMatchObject({ width: 160, height: 120 });
@@ -166,7 +176,16 @@ describe.skipIf(!hasFfmpeg)("RTMP interop with ffmpeg", () => {
   it("killing the publisher ends its players cleanly", async () => {
     const publisher = publish("killed", { seconds: 30 });
     await waitFor(() => published.has("live/killed"), 10_000, "publish");
-    const player = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", `${base}/live/killed`, "-f", "null", "-"]);
+    const player = run("ffmpeg", [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-i",
+      `${base}/live/killed`,
+      "-f",
+      "null",
+      "-",
+    ]);
     processes.push(player);
     await waitFor(() => hub.get("live/killed")?.writerCount === 1, 10_000, "player");
     await new Promise((r) => setTimeout(r, 1500));

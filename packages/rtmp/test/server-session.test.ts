@@ -1,5 +1,5 @@
 /** The server session as a state machine: feed it decoded messages, read what it sends. */
-import { StreamHub, StreamSource, type ByteOutput } from "@onair/core";
+import { type ByteOutput, StreamHub, StreamSource } from "@onair/core";
 import { describe, expect, it } from "vitest";
 import {
   type AmfObject,
@@ -7,8 +7,8 @@ import {
   decodeCommand,
   encodeAmf0,
   MessageType,
-  type RtmpMessage,
   RtmpErrorCode,
+  type RtmpMessage,
   ServerSession,
   type SessionTransport,
 } from "../src/index.js";
@@ -49,7 +49,13 @@ class FakeTransport implements SessionTransport {
   }
 }
 
-function command(name: string, transactionId: number, commandObject: unknown, args: unknown[], streamId = 0): RtmpMessage {
+function command(
+  name: string,
+  transactionId: number,
+  commandObject: unknown,
+  args: unknown[],
+  streamId = 0,
+): RtmpMessage {
   return {
     chunkStreamId: 3,
     typeId: MessageType.commandAmf0,
@@ -64,8 +70,14 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 function connected(options: { authorize?: Authorize; hub?: StreamHub } = {}) {
   const transport = new FakeTransport();
   const hub = options.hub ?? new StreamHub({ playWaitTimeoutMs: 1000 });
-  const session = new ServerSession(transport, { handler: hub, authorize: options.authorize, chunkSize: 4096 });
-  session.handleMessage(command("connect", 1, { app: "live", tcUrl: "rtmp://127.0.0.1/live?token=abc", objectEncoding: 0 }, []));
+  const session = new ServerSession(transport, {
+    handler: hub,
+    authorize: options.authorize,
+    chunkSize: 4096,
+  });
+  session.handleMessage(
+    command("connect", 1, { app: "live", tcUrl: "rtmp://127.0.0.1/live?token=abc", objectEncoding: 0 }, []),
+  );
   return { transport, hub, session };
 }
 
@@ -73,7 +85,10 @@ describe("ServerSession", () => {
   it("answers connect with window, bandwidth, chunk size and NetConnection.Connect.Success", () => {
     const { transport, session } = connected();
     expect(session.state).toBe("connected");
-    expect(transport.sent.map((m) => m.typeId).slice(0, 2)).toEqual([MessageType.windowAckSize, MessageType.setPeerBandwidth]);
+    expect(transport.sent.map((m) => m.typeId).slice(0, 2)).toEqual([
+      MessageType.windowAckSize,
+      MessageType.setPeerBandwidth,
+    ]);
     expect(transport.chunkSize).toBe(4096);
     const result = decodeCommand(transport.sent[transport.sent.length - 1]);
     expect(result.name).toBe("_result");
@@ -110,8 +125,20 @@ describe("ServerSession", () => {
       timestamp: 0,
       payload: encodeAmf0(["@setDataFrame", "onMetaData", { width: 320 }]),
     });
-    session.handleMessage({ chunkStreamId: 6, typeId: MessageType.video, messageStreamId: 1, timestamp: 0, payload: Buffer.from([0x17, 0, 0, 0, 0, 1, 2]) });
-    session.handleMessage({ chunkStreamId: 6, typeId: MessageType.video, messageStreamId: 1, timestamp: 40, payload: Buffer.from([0x17, 1, 0, 0, 0, 9]) });
+    session.handleMessage({
+      chunkStreamId: 6,
+      typeId: MessageType.video,
+      messageStreamId: 1,
+      timestamp: 0,
+      payload: Buffer.from([0x17, 0, 0, 0, 0, 1, 2]),
+    });
+    session.handleMessage({
+      chunkStreamId: 6,
+      typeId: MessageType.video,
+      messageStreamId: 1,
+      timestamp: 40,
+      payload: Buffer.from([0x17, 1, 0, 0, 0, 9]),
+    });
     expect(stream?.stats().packets).toBe(3);
     session.handleMessage(command("FCUnpublish", 6, null, ["cam"]));
     expect(hub.isLive("live/cam")).toBe(false);
@@ -130,7 +157,8 @@ describe("ServerSession", () => {
 
   it("refuses a publish the authorize hook denies, with its reason", async () => {
     const { transport, hub, session } = connected({
-      authorize: async ({ action, query }) => action === "play" || query.get("token") === "right" || { allow: false, reason: "bad token" },
+      authorize: async ({ action, query }) =>
+        action === "play" || query.get("token") === "right" || { allow: false, reason: "bad token" },
     });
     session.handleMessage(command("createStream", 2, null, []));
     session.handleMessage(command("publish", 0, null, ["cam", "live"], 1));
@@ -139,8 +167,10 @@ describe("ServerSession", () => {
       .filter((m) => m.typeId === MessageType.commandAmf0)
       .map((m) => decodeCommand(m))
       .find((c) => c.name === "onStatus");
-    expect((status?.args[0] as AmfObject).code).toBe("NetStream.Publish.Unauthorized");
-    expect((status?.args[0] as AmfObject).description).toBe("bad token");
+    expect(status?.args[0]).toMatchObject({
+      code: "NetStream.Publish.Unauthorized",
+      description: "bad token",
+    });
     expect(hub.isLive("live/cam")).toBe(false);
   });
 
@@ -160,7 +190,10 @@ describe("ServerSession", () => {
       "onStatus:NetStream.Data.Start",
     ]);
     source.end();
-    expect(transport.commands().slice(-2)).toEqual(["onStatus:NetStream.Play.UnpublishNotify", "onStatus:NetStream.Play.Stop"]);
+    expect(transport.commands().slice(-2)).toEqual([
+      "onStatus:NetStream.Play.UnpublishNotify",
+      "onStatus:NetStream.Play.Stop",
+    ]);
 
     session.handleMessage(command("createStream", 3, null, []));
     session.handleMessage(command("play", 0, null, ["missing"], 2));

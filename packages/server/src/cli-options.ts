@@ -13,7 +13,8 @@ export const USAGE = `Usage: onair [options]
 function port(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${flag} must be a port number, got "${value}"`);
   return n;
 }
 
@@ -25,7 +26,9 @@ function count(value: string | undefined, flag: string, fallback: number): numbe
 }
 
 /** Parse CLI flags into server options; throws with a message for bad values. */
-export function parseCliOptions(argv: string[]): { help: true } | { help: false; options: OnairServerOptions } {
+export function parseCliOptions(
+  argv: string[],
+): { help: true } | { help: false; options: OnairServerOptions } {
   // `pnpm start -- --flag` passes the "--" through; it means nothing here.
   const args = argv[0] === "--" ? argv.slice(1) : argv;
   const { values } = parseArgs({

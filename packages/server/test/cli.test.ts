@@ -1,7 +1,14 @@
 /** The ready server as a user runs it: the CLI, with ffmpeg publishing and ffprobe playing. */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { freePort, hasFfmpeg, probeFrames, publishWithFfmpeg, run, waitFor } from "../../../test-support/media-tools.js";
+import {
+  freePort,
+  hasFfmpeg,
+  probeFrames,
+  publishWithFfmpeg,
+  run,
+  waitFor,
+} from "../../../test-support/media-tools.js";
 import { parseCliOptions } from "../src/index.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
@@ -26,7 +33,16 @@ describe("CLI options", () => {
 describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
   it("serves RTMP: logs one line per publish and play, and ffprobe decodes the stream", async () => {
     const port = await freePort();
-    const server = run("node", ["--conditions=source", "--import", "tsx", `${root}packages/server/src/cli.ts`, "--host", "127.0.0.1", "--rtmp-port", String(port)]);
+    const server = run("node", [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      `${root}packages/server/src/cli.ts`,
+      "--host",
+      "127.0.0.1",
+      "--rtmp-port",
+      String(port),
+    ]);
     try {
       await waitFor(() => server.stdout().includes("listening"), 20_000, "server start");
       const publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${port}/live/cli`, { seconds: 4 });

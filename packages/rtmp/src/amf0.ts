@@ -1,0 +1,215 @@
+import {
+  AmfEcmaArray,
+  type AmfLimits,
+  type AmfObject,
+  AmfReader,
+  type AmfValue,
+  AmfWriter,
+  depthError,
+  itemsError,
+  type ResolvedAmfLimits,
+  resolveLimits,
+  setMember,
+} from "./amf.js";
+import { Amf3Decoder, writeAmf3Value } from "./amf3.js";
+import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+
+/** AMF0 type markers (AMF0 specification, section 2.1). */
+const Marker = {
+  number: 0x00,
+  boolean: 0x01,
+  string: 0x02,
+  object: 0x03,
+  movieClip: 0x04,
+  null: 0x05,
+  undefined: 0x06,
+  reference: 0x07,
+  ecmaArray: 0x08,
+  objectEnd: 0x09,
+  strictArray: 0x0a,
+  date: 0x0b,
+  longString: 0x0c,
+  unsupported: 0x0d,
+  recordSet: 0x0e,
+  xmlDocument: 0x0f,
+  typedObject: 0x10,
+  avmPlus: 0x11,
+} as const;
+
+/** Encode each value in sequence as AMF0. */
+export function encodeAmf0(values: readonly AmfValue[]): Buffer {
+  const writer = new AmfWriter();
+  for (const value of values) writeValue(writer, value, 0);
+  return writer.finish();
+}
+
+/** Decode every AMF0 value in `buf`. Throws RtmpProtocolError (amfTruncated, amfType, amfDepth, amfLength, amfReference). */
+export function decodeAmf0(buf: Buffer, limits?: AmfLimits): AmfValue[] {
+  const decoder = new Amf0Decoder(new AmfReader(buf), resolveLimits(limits));
+  const values: AmfValue[] = [];
+  while (decoder.reader.remaining > 0) values.push(decoder.value(0));
+  return values;
+}
+
+class Amf0Decoder {
+  /** Objects and arrays in the order they began, for reference markers. */
+  readonly #references: AmfValue[] = [];
+
+  constructor(
+    readonly reader: AmfReader,
+    readonly limits: ResolvedAmfLimits,
+  ) {}
+
+  value(depth: number): AmfValue {
+    const reader = this.reader;
+    const marker = reader.u8();
+    switch (marker) {
+      case Marker.number:
+        return reader.double();
+      case Marker.boolean:
+        return reader.u8() !== 0;
+      case Marker.string:
+        return reader.utf8(reader.u16(), this.limits);
+      case Marker.longString:
+      case Marker.xmlDocument:
+        return reader.utf8(reader.u32(), this.limits);
+      case Marker.null:
+        return null;
+      case Marker.undefined:
+      case Marker.unsupported:
+        return undefined;
+      case Marker.object:
+        return this.#object(depth);
+      case Marker.typedObject:
+        reader.utf8(reader.u16(), this.limits); // the class name is not kept
+        return this.#object(depth);
+      case Marker.ecmaArray:
+        reader.u32(); // the count is a hint some encoders get wrong; the end marker is what counts
+        return this.#object(depth);
+      case Marker.strictArray:
+        return this.#strictArray(depth);
+      case Marker.date: {
+        const time = reader.double();
+        reader.s16(); // time zone: reserved, should be 0
+        return new Date(time);
+      }
+      case Marker.reference: {
+        const index = reader.u16();
+        if (index >= this.#references.length) {
+          throw new RtmpProtocolError(
+            RtmpErrorCode.amfReference,
+            `AMF0 reference ${index} to an object not seen`,
+          );
+        }
+        return this.#references[index];
+      }
+      case Marker.avmPlus:
+        return new Amf3Decoder(reader, this.limits).value(depth);
+      default:
+        throw new RtmpProtocolError(
+          RtmpErrorCode.amfType,
+          `unsupported AMF0 type marker 0x${marker.toString(16)}`,
+        );
+    }
+  }
+
+  #enter(depth: number): void {
+    if (depth >= this.limits.maxDepth) throw depthError(this.limits.maxDepth);
+  }
+
+  #object(depth: number): AmfObject {
+    this.#enter(depth);
+    const reader = this.reader;
+    const object: AmfObject = {};
+    this.#references.push(object);
+    let members = 0;
+    for (;;) {
+      const key = reader.utf8(reader.u16(), this.limits);
+      if (key === "") {
+        // An empty key before the object-end marker closes the object.
+        reader.need(1);
+        if (reader.buffer[reader.offset] === Marker.objectEnd) {
+          reader.offset += 1;
+          return object;
+        }
+      }
+      if (++members > this.limits.maxItems) throw itemsError(members);
+      setMember(object, key, this.value(depth + 1));
+    }
+  }
+
+  #strictArray(depth: number): AmfValue[] {
+    this.#enter(depth);
+    const count = this.reader.u32();
+    if (count > this.limits.maxItems) throw itemsError(count);
+    // Every value takes at least one byte.
+    this.reader.need(count);
+    const array: AmfValue[] = [];
+    this.#references.push(array);
+    for (let i = 0; i < count; i++) array.push(this.value(depth + 1));
+    return array;
+  }
+}
+
+const MAX_ENCODE_DEPTH = 64;
+
+function writeString(writer: AmfWriter, text: string): void {
+  const length = Buffer.byteLength(text);
+  if (length > 0xffff)
+    throw new RtmpProtocolError(RtmpErrorCode.amfLength, "AMF0 object key longer than 65535 bytes");
+  writer.u16(length);
+  writer.utf8(text);
+}
+
+function writeMembers(writer: AmfWriter, object: AmfObject, depth: number): void {
+  for (const key of Object.keys(object)) {
+    writeString(writer, key);
+    writeValue(writer, object[key], depth + 1);
+  }
+  writer.u16(0);
+  writer.u8(Marker.objectEnd);
+}
+
+function writeValue(writer: AmfWriter, value: AmfValue, depth: number): void {
+  if (depth > MAX_ENCODE_DEPTH) throw depthError(MAX_ENCODE_DEPTH);
+  if (value === null) {
+    writer.u8(Marker.null);
+  } else if (value === undefined) {
+    writer.u8(Marker.undefined);
+  } else if (typeof value === "number") {
+    writer.u8(Marker.number);
+    writer.double(value);
+  } else if (typeof value === "boolean") {
+    writer.u8(Marker.boolean);
+    writer.u8(value ? 1 : 0);
+  } else if (typeof value === "string") {
+    const length = Buffer.byteLength(value);
+    if (length > 0xffff) {
+      writer.u8(Marker.longString);
+      writer.u32(length);
+    } else {
+      writer.u8(Marker.string);
+      writer.u16(length);
+    }
+    writer.utf8(value);
+  } else if (value instanceof Date) {
+    writer.u8(Marker.date);
+    writer.double(value.getTime());
+    writer.s16(0);
+  } else if (Buffer.isBuffer(value)) {
+    // AMF0 has no byte array: switch to AMF3 for this one value.
+    writer.u8(Marker.avmPlus);
+    writeAmf3Value(writer, value, depth);
+  } else if (Array.isArray(value)) {
+    writer.u8(Marker.strictArray);
+    writer.u32(value.length);
+    for (const item of value) writeValue(writer, item, depth + 1);
+  } else if (value instanceof AmfEcmaArray) {
+    writer.u8(Marker.ecmaArray);
+    writer.u32(Object.keys(value.entries).length);
+    writeMembers(writer, value.entries, depth);
+  } else {
+    writer.u8(Marker.object);
+    writeMembers(writer, value, depth);
+  }
+}
