@@ -60,6 +60,7 @@ export interface ServerSessionOptions {
 
 type StreamSlot =
   | { state: "idle" }
+  | { state: "pending" }
   | { state: "publishing"; source: StreamSource }
   | { state: "playing"; writer: RtmpPlayerWriter };
 
@@ -329,26 +330,48 @@ export class ServerSession {
     }
   }
 
-  async #onPublish(command: RtmpCommand, streamId: number): Promise<void> {
+  /**
+   * Checks the stream name and state and asks `authorize`. Returns the stream's info when it may
+   * start; otherwise the client has been told why and undefined is returned.
+   */
+  async #admit(
+    command: RtmpCommand,
+    streamId: number,
+    action: "publish" | "play",
+  ): Promise<StreamInfo | undefined> {
     const slot = this.#streams.get(streamId);
     const rawName = command.args[0];
-    if (slot?.state !== "idle" || typeof rawName !== "string" || rawName === "" || !isSafeName(rawName)) {
+    if (slot?.state !== "idle" || typeof rawName !== "string" || !isSafeName(rawName)) {
       this.#transport.send(
         statusMessage(streamId, {
           level: "error",
-          code: "NetStream.Publish.BadName",
+          code: action === "publish" ? "NetStream.Publish.BadName" : "NetStream.Play.Failed",
           description: "bad stream name or stream state",
         }),
       );
-      return;
+      return undefined;
     }
-    const info = this.#streamInfo(rawName, "rtmp-pub-");
-    const verdict = await this.#authorize("publish", info);
-    if (this.#state === "closed") return;
+    // Hold the stream id while authorize runs, so a repeated command cannot start it twice.
+    this.#streams.set(streamId, { state: "pending" });
+    const info = this.#streamInfo(rawName, action === "publish" ? "rtmp-pub-" : "rtmp-play-");
+    const verdict = await this.#authorize(action, info);
+    // The connection closed or the stream was deleted while authorize ran.
+    if (this.#state === "closed" || this.#streams.get(streamId)?.state !== "pending") return undefined;
     if (!verdict.ok) {
-      this.#refuse(streamId, "NetStream.Publish.Unauthorized", verdict.reason);
-      return;
+      this.#streams.set(streamId, { state: "idle" });
+      this.#refuse(
+        streamId,
+        action === "publish" ? "NetStream.Publish.Unauthorized" : "NetStream.Play.Failed",
+        verdict.reason,
+      );
+      return undefined;
     }
+    return info;
+  }
+
+  async #onPublish(command: RtmpCommand, streamId: number): Promise<void> {
+    const info = await this.#admit(command, streamId, "publish");
+    if (info === undefined) return;
     const source = new StreamSource(info, (error) => {
       if (this.#state === "closed") return;
       this.#streams.delete(streamId);
@@ -381,25 +404,8 @@ export class ServerSession {
   }
 
   async #onPlay(command: RtmpCommand, streamId: number): Promise<void> {
-    const slot = this.#streams.get(streamId);
-    const rawName = command.args[0];
-    if (slot?.state !== "idle" || typeof rawName !== "string" || rawName === "" || !isSafeName(rawName)) {
-      this.#transport.send(
-        statusMessage(streamId, {
-          level: "error",
-          code: "NetStream.Play.Failed",
-          description: "bad stream name or stream state",
-        }),
-      );
-      return;
-    }
-    const info = this.#streamInfo(rawName, "rtmp-play-");
-    const verdict = await this.#authorize("play", info);
-    if (this.#state === "closed") return;
-    if (!verdict.ok) {
-      this.#refuse(streamId, "NetStream.Play.Failed", verdict.reason);
-      return;
-    }
+    const info = await this.#admit(command, streamId, "play");
+    if (info === undefined) return;
     const writer = new RtmpPlayerWriter(info, streamId, {
       output: this.#transport.output,
       chunkSize: this.#transport.chunkSize,
@@ -466,6 +472,7 @@ export class ServerSession {
 
 /** A stream name becomes part of a key and of file paths (recordings): no separators or traversal. */
 function isSafeName(rawName: string): boolean {
+  if (rawName === "") return false;
   const name = rawName.split("?", 1)[0];
   if (name.length === 0 || name.length > 256 || name === "." || name === "..") return false;
   for (let i = 0; i < name.length; i++) {
