@@ -97,8 +97,9 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements Handler 
     }
     for (const writer of stream.writers) this.#clearWaitTimer(writer);
     debug("publish %s by %s", key, reader.info.id);
-    this.emit("publish", reader.info);
     stream.setReader(reader);
+    // After setReader, so a listener that adds a writer (a recorder) starts it at once.
+    this.emit("publish", reader.info);
   }
 
   handleWriter(writer: StreamWriter): void {

@@ -14,4 +14,6 @@ export const FlvErrorCode = {
   tagSize: "ERR_FLV_TAG_SIZE",
   /** A previous-tag-size field that does not match the tag before it. */
   previousTagSize: "ERR_FLV_PREVIOUS_TAG_SIZE",
+  /** A stream key that cannot become a file path (traversal, separators, control characters). */
+  path: "ERR_FLV_PATH",
 } as const;

@@ -1,5 +1,6 @@
 export { FlvError, FlvErrorCode } from "./errors.js";
 export { FlvDemuxer, type FlvDemuxerOptions, type FlvFileHeader, type FlvTag } from "./flv-demuxer.js";
+export { FlvFileSource, type FlvFileSourceOptions } from "./flv-file-source.js";
 export {
   encodeFlvHeader,
   encodeFlvTag,
@@ -10,6 +11,24 @@ export {
   FlvTagEncoder,
   flvTagEncoder,
 } from "./flv-muxer.js";
+export {
+  FlvRecorder,
+  type FlvRecordingOptions,
+  recordingPath,
+  recordStreams,
+} from "./flv-recorder.js";
+export { FlvWriter } from "./flv-writer.js";
+export {
+  createHttpFlvServer,
+  type FlvHandlerOptions,
+  type FlvHub,
+  flvHandler,
+  HttpFlvServer,
+  type HttpFlvServerOptions,
+  listStreams,
+  parseFlvPath,
+} from "./http-flv.js";
+export { isSafePathPart } from "./safe-path.js";
 export {
   type AudioCodec,
   type AudioTagHeader,

@@ -5,6 +5,8 @@ export const USAGE = `Usage: onair [options]
 
   --host <address>      address to listen on (default 0.0.0.0)
   --rtmp-port <port>    RTMP port (default 1935)
+  --flv-port <port>     HTTP-FLV and WebSocket-FLV port (default 7001)
+  --flv-dir <dir>       record every stream to DIR/APP/NAME-<time>.flv (default off)
   --gop-cache <n>       GOPs kept for late players (default 1)
   --batch-window <ms>   write batching window per player, 0 = immediate (default 0)
   -h, --help            show this help
@@ -36,6 +38,8 @@ export function parseCliOptions(
     options: {
       host: { type: "string" },
       "rtmp-port": { type: "string" },
+      "flv-port": { type: "string" },
+      "flv-dir": { type: "string" },
       "gop-cache": { type: "string" },
       "batch-window": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -48,6 +52,8 @@ export function parseCliOptions(
     options: {
       host: values.host ?? "0.0.0.0",
       rtmpPort: port(values["rtmp-port"], "--rtmp-port", 1935),
+      flvPort: port(values["flv-port"], "--flv-port", 7001),
+      ...(values["flv-dir"] === undefined ? {} : { flvDir: values["flv-dir"] }),
       hub: {
         gopCache: count(values["gop-cache"], "--gop-cache", 1),
         batchWindowMs: count(values["batch-window"], "--batch-window", 0),

@@ -23,8 +23,11 @@ server.hub.on("unpublish", (info) => log(`unpublish ${info.key} (${info.id})`));
 server.hub.on("play", (info) => log(`play ${info.key} by ${info.remoteAddress ?? "?"} (${info.id})`));
 server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
 
-const { rtmp } = await server.listen();
+const { rtmp, flv } = await server.listen();
 log(`onair RTMP listening on rtmp://${rtmp.address}:${rtmp.port}/APP/NAME`);
+log(
+  `onair HTTP-FLV listening on http://${flv.address}:${flv.port}/APP/NAME.flv (WebSocket-FLV: ws://…/APP/NAME.flv)`,
+);
 
 let stopping = false;
 const stop = (): void => {

@@ -17,13 +17,24 @@ describe("CLI options", () => {
   it("defaults to RTMP on 0.0.0.0:1935", () => {
     expect(parseCliOptions([])).toEqual({
       help: false,
-      options: { host: "0.0.0.0", rtmpPort: 1935, hub: { gopCache: 1, batchWindowMs: 0 } },
+      options: { host: "0.0.0.0", rtmpPort: 1935, flvPort: 7001, hub: { gopCache: 1, batchWindowMs: 0 } },
     });
   });
 
   it("takes --host and --rtmp-port, and refuses bad values", () => {
-    const parsed = parseCliOptions(["--host", "127.0.0.1", "--rtmp-port", "19350"]);
-    expect(parsed).toMatchObject({ options: { host: "127.0.0.1", rtmpPort: 19350 } });
+    const parsed = parseCliOptions([
+      "--host",
+      "127.0.0.1",
+      "--rtmp-port",
+      "19350",
+      "--flv-port",
+      "0",
+      "--flv-dir",
+      "/tmp/r",
+    ]);
+    expect(parsed).toMatchObject({
+      options: { host: "127.0.0.1", rtmpPort: 19350, flvPort: 0, flvDir: "/tmp/r" },
+    });
     expect(() => parseCliOptions(["--rtmp-port", "99999"])).toThrow(/--rtmp-port/);
     expect(() => parseCliOptions(["--nope"])).toThrow();
     expect(parseCliOptions(["-h"])).toEqual({ help: true });
@@ -31,8 +42,9 @@ describe("CLI options", () => {
 });
 
 describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
-  it("serves RTMP: logs one line per publish and play, and ffprobe decodes the stream", async () => {
+  it("serves RTMP and HTTP-FLV: logs one line per publish and play, and ffprobe decodes both", async () => {
     const port = await freePort();
+    const flvPort = await freePort();
     const server = run("node", [
       "--conditions=source",
       "--import",
@@ -42,15 +54,22 @@ describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
       "127.0.0.1",
       "--rtmp-port",
       String(port),
+      "--flv-port",
+      String(flvPort),
     ]);
     try {
       await waitFor(() => server.stdout().includes("listening"), 20_000, "server start");
       const publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${port}/live/cli`, { seconds: 4 });
       await waitFor(() => server.stdout().includes("publish live/cli"), 10_000, "publish log");
-      const probe = await probeFrames(`rtmp://127.0.0.1:${port}/live/cli`);
+      const [probe, httpProbe] = await Promise.all([
+        probeFrames(`rtmp://127.0.0.1:${port}/live/cli`),
+        probeFrames(`http://127.0.0.1:${flvPort}/live/cli.flv`),
+      ]);
       expect(await publisher.exited).toBe(0);
-      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
-      expect(probe.frames.filter((f) => f.mediaType === "video").length).toBeGreaterThan(60);
+      for (const p of [probe, httpProbe]) {
+        expect(p.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+        expect(p.frames.filter((f) => f.mediaType === "video").length).toBeGreaterThan(60);
+      }
       await waitFor(() => server.stdout().includes("unpublish live/cli"), 5000, "unpublish log");
       expect(server.stdout()).toMatch(/play live\/cli/);
       server.kill("SIGTERM");
