@@ -1,0 +1,87 @@
+/**
+ * HTTP-FLV and WebSocket-FLV with real peers: ffmpeg publishes over RTMP, ffprobe plays over
+ * HTTP, a ws client reads WebSocket-FLV; assertions on what they decoded.
+ */
+import { type MediaPacket, StreamHub } from "@onair/core";
+import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { hasFfmpeg, probeFrames, publishWithFfmpeg, type RunningProcess, waitFor } from "../../../test-support/media-tools.js";
+import { createHttpFlvServer, createPacketFromTagBody, FlvDemuxer, type HttpFlvServer } from "../src/index.js";
+
+describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
+  let hub: StreamHub;
+  let rtmp: RtmpServer;
+  let flv: HttpFlvServer;
+  let rtmpBase: string;
+  let httpBase: string;
+  const processes: RunningProcess[] = [];
+
+  beforeAll(async () => {
+    hub = new StreamHub();
+    rtmp = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0 });
+    flv = createHttpFlvServer({ handler: hub, host: "127.0.0.1", port: 0 });
+    rtmpBase = `rtmp://127.0.0.1:${(await rtmp.listen()).port}/live`;
+    httpBase = `127.0.0.1:${(await flv.listen()).port}`;
+  });
+
+  afterAll(async () => {
+    for (const p of processes) p.kill();
+    hub.close();
+    await Promise.all([rtmp.close(), flv.close()]);
+  });
+
+  function publish(name: string, seconds: number, gop = 25): RunningProcess {
+    const p = publishWithFfmpeg(`${rtmpBase}/${name}`, { seconds, fps: 25, gop });
+    processes.push(p);
+    return p;
+  }
+
+  it("ffprobe plays HTTP-FLV: codecs, resolution, frame count", async () => {
+    const publisher = publish("h1", 5);
+    await waitFor(() => hub.isLive("live/h1"), 10_000, "publish");
+    const probe = await probeFrames(`http://${httpBase}/live/h1.flv`);
+    expect(await publisher.exited).toBe(0);
+    expect(probe.exitCode).toBe(0);
+    expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 320, height: 240 });
+    expect(probe.streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "aac" });
+    const video = probe.frames.filter((f) => f.mediaType === "video");
+    expect(video.length).toBeGreaterThanOrEqual(100); // 125 published; joined within the first second
+    expect(video.length).toBeLessThanOrEqual(125);
+    expect(probe.stderr).not.toMatch(/error|corrupt|non-existing/i);
+  });
+
+  it("a late HTTP-FLV player's first decoded frame is a keyframe", async () => {
+    const publisher = publish("h2", 7, 50);
+    await waitFor(() => hub.isLive("live/h2"), 10_000, "publish");
+    await new Promise((r) => setTimeout(r, 3100));
+    const probe = await probeFrames(`http://${httpBase}/live/h2.flv`);
+    await publisher.exited;
+    const video = probe.frames.filter((f) => f.mediaType === "video");
+    expect(video[0].keyFrame).toBe(true);
+    expect(video[0].pictType).toBe("I");
+    expect(video[0].ptsTime).toBeGreaterThanOrEqual(1.9);
+    expect(video.length).toBeGreaterThanOrEqual(70);
+    expect(probe.stderr).not.toMatch(/error|corrupt|non-existing/i);
+  });
+
+  it("WebSocket-FLV carries the same FLV: header, metadata, sequence headers, keyframe first", async () => {
+    const publisher = publish("w1", 4);
+    await waitFor(() => hub.isLive("live/w1"), 10_000, "publish");
+    const ws = new WebSocket(`ws://${httpBase}/live/w1.flv`);
+    const demuxer = new FlvDemuxer();
+    const packets: MediaPacket[] = [];
+    ws.on("message", (data: Buffer) => demuxer.push(data, (tag) => packets.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body))));
+    const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+    expect(await closed).toBe(1000); // the stream ended, the socket closed cleanly
+    await publisher.exited;
+    expect(demuxer.header).toMatchObject({ audio: true, video: true });
+    expect(packets[0].kind).toBe("script");
+    const video = packets.filter((p) => p.kind === "video");
+    expect(video[0].sequenceHeader).toBe(true);
+    expect(video[1].keyframe).toBe(true);
+    expect(video.length).toBeGreaterThanOrEqual(80);
+    expect(packets.some((p) => p.kind === "audio" && p.sequenceHeader)).toBe(true);
+  });
+
+});
