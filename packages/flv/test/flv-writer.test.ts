@@ -14,9 +14,14 @@ class Output implements ByteOutput {
 }
 
 const info = (id: string) => ({ key: "live/a", app: "live", name: "a", url: "", id });
-const meta = createMediaPacket("script", 0, Buffer.concat([Buffer.from([2, 0, 10]), Buffer.from("onMetaData"), Buffer.from([5])]));
+const meta = createMediaPacket(
+  "script",
+  0,
+  Buffer.concat([Buffer.from([2, 0, 10]), Buffer.from("onMetaData"), Buffer.from([5])]),
+);
 const avc = createMediaPacket("video", 0, Buffer.from([0x17, 0, 0, 0, 0, 1, 2]), { sequenceHeader: true });
-const key = (t: number) => createMediaPacket("video", t, Buffer.from([0x17, 1, 0, 0, 0, 9]), { keyframe: true });
+const key = (t: number) =>
+  createMediaPacket("video", t, Buffer.from([0x17, 1, 0, 0, 0, 9]), { keyframe: true });
 const inter = (t: number) => createMediaPacket("video", t, Buffer.from([0x27, 1, 0, 0, 0, 8]));
 
 describe("FlvWriter", () => {
@@ -43,7 +48,9 @@ describe("FlvWriter", () => {
       ["video", 120],
       ["video", 160],
     ]);
-    expect(bytes.subarray(bytes.length - (11 + 6 + 4))).toEqual(encodeFlvTag("video", 160, inter(160).payload));
+    expect(bytes.subarray(bytes.length - (11 + 6 + 4))).toEqual(
+      encodeFlvTag("video", 160, inter(160).payload),
+    );
     source.end();
     expect(ended).toBeUndefined();
   });

@@ -6,8 +6,19 @@ import { type MediaPacket, StreamHub } from "@onair/core";
 import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { hasFfmpeg, probeFrames, publishWithFfmpeg, type RunningProcess, waitFor } from "../../../test-support/media-tools.js";
-import { createHttpFlvServer, createPacketFromTagBody, FlvDemuxer, type HttpFlvServer } from "../src/index.js";
+import {
+  hasFfmpeg,
+  probeFrames,
+  publishWithFfmpeg,
+  type RunningProcess,
+  waitFor,
+} from "../../../test-support/media-tools.js";
+import {
+  createHttpFlvServer,
+  createPacketFromTagBody,
+  FlvDemuxer,
+  type HttpFlvServer,
+} from "../src/index.js";
 
 describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
   let hub: StreamHub;
@@ -43,7 +54,11 @@ describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
     const probe = await probeFrames(`http://${httpBase}/live/h1.flv`);
     expect(await publisher.exited).toBe(0);
     expect(probe.exitCode).toBe(0);
-    expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 320, height: 240 });
+    expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({
+      codec_name: "h264",
+      width: 320,
+      height: 240,
+    });
     expect(probe.streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "aac" });
     const video = probe.frames.filter((f) => f.mediaType === "video");
     expect(video.length).toBeGreaterThanOrEqual(100); // 125 published; joined within the first second
@@ -71,7 +86,9 @@ describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
     const ws = new WebSocket(`ws://${httpBase}/live/w1.flv`);
     const demuxer = new FlvDemuxer();
     const packets: MediaPacket[] = [];
-    ws.on("message", (data: Buffer) => demuxer.push(data, (tag) => packets.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body))));
+    ws.on("message", (data: Buffer) =>
+      demuxer.push(data, (tag) => packets.push(createPacketFromTagBody(tag.kind, tag.timestamp, tag.body))),
+    );
     const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
     expect(await closed).toBe(1000); // the stream ended, the socket closed cleanly
     await publisher.exited;
@@ -83,5 +100,4 @@ describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
     expect(video.length).toBeGreaterThanOrEqual(80);
     expect(packets.some((p) => p.kind === "audio" && p.sequenceHeader)).toBe(true);
   });
-
 });
