@@ -218,9 +218,16 @@ export class HttpFlvServer {
   constructor(options: HttpFlvServerOptions) {
     this.#options = options;
     const handle = flvHandler(options.handler, options);
-    this.server = createServer(handle);
-    this.server.headersTimeout = options.headersTimeoutMs ?? 10_000;
-    this.server.requestTimeout = (options.headersTimeoutMs ?? 10_000) + 5_000;
+    const headersTimeout = options.headersTimeoutMs ?? 10_000;
+    // Node reads these at creation and checks them every connectionsCheckingInterval (30 s by default).
+    this.server = createServer(
+      {
+        headersTimeout,
+        requestTimeout: headersTimeout + 5_000,
+        connectionsCheckingInterval: Math.min(1000, headersTimeout),
+      },
+      handle,
+    );
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     this.server.on("upgrade", (req, socket, head) => this.#upgrade(req, socket, head));
   }
