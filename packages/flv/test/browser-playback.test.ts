@@ -1,0 +1,101 @@
+/**
+ * A real browser plays the example page: Chromium + mpegts.js over HTTP-FLV and WebSocket-FLV,
+ * with ffmpeg publishing over RTMP into examples/web-player-server.ts.
+ */
+import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hasChromium, launchChromium } from "../../../test-support/browser.js";
+import {
+  freePort,
+  hasFfmpeg,
+  publishWithFfmpeg,
+  type RunningProcess,
+  run,
+  waitFor,
+} from "../../../test-support/media-tools.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+
+interface Playback {
+  currentTime: number;
+  videoWidth: number;
+  videoHeight: number;
+  errors: string[];
+}
+
+async function watch(page: Page, src: string, pagePort: number): Promise<Playback> {
+  await page.goto(`http://127.0.0.1:${pagePort}/?src=${encodeURIComponent(src)}`);
+  await page.waitForFunction(
+    () => (document.querySelector("video") as HTMLVideoElement).currentTime > 3,
+    undefined,
+    {
+      timeout: 20_000,
+      polling: 200,
+    },
+  );
+  return page.evaluate(() => {
+    const video = document.querySelector("video") as HTMLVideoElement;
+    return {
+      currentTime: video.currentTime,
+      videoWidth: video.videoWidth,
+      videoHeight: video.videoHeight,
+      errors: (window as unknown as { playerErrors: string[] }).playerErrors,
+    };
+  });
+}
+
+describe.skipIf(!hasFfmpeg || !hasChromium)("Chromium plays the example page", () => {
+  let example: RunningProcess;
+  let publisher: RunningProcess;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  let flvPort: number;
+  let pagePort: number;
+
+  beforeAll(async () => {
+    const rtmpPort = await freePort();
+    flvPort = await freePort();
+    pagePort = await freePort();
+    example = run("env", [
+      `RTMP_PORT=${rtmpPort}`,
+      `FLV_PORT=${flvPort}`,
+      `PAGE_PORT=${pagePort}`,
+      "node",
+      "--conditions=source",
+      "--import",
+      "tsx",
+      `${root}examples/web-player-server.ts`,
+    ]);
+    await waitFor(() => example.stdout().includes("watch at"), 20_000, "example server");
+    publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, {
+      seconds: 30,
+      width: 320,
+      height: 240,
+      fps: 25,
+      gop: 25,
+    });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    publisher?.kill();
+    example?.kill("SIGTERM");
+    await example?.exited;
+  });
+
+  it("plays HTTP-FLV and WebSocket-FLV: time passes 3 s, the published width, no player error", async () => {
+    const [httpPage, wsPage] = await Promise.all([browser.context.newPage(), browser.context.newPage()]);
+    const [http, ws] = await Promise.all([
+      watch(httpPage, `http://127.0.0.1:${flvPort}/live/demo.flv`, pagePort),
+      watch(wsPage, `ws://127.0.0.1:${flvPort}/live/demo.flv`, pagePort),
+    ]);
+    for (const playback of [http, ws]) {
+      expect(playback.currentTime).toBeGreaterThan(3);
+      expect(playback.videoWidth).toBe(320);
+      expect(playback.videoHeight).toBe(240);
+      expect(playback.errors).toEqual([]);
+    }
+    await httpPage.screenshot({ path: `${root}.test-results/web-player-http-flv.png` });
+  }, 60_000);
+});
