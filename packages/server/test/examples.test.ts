@@ -42,3 +42,35 @@ describe.skipIf(!hasFfmpeg)("examples/rtmp-server.ts", () => {
     }
   });
 });
+
+describe.skipIf(!hasFfmpeg)("examples/rtmp-to-http-flv.ts", () => {
+  it("takes RTMP in and serves HTTP-FLV that ffprobe decodes", async () => {
+    const rtmpPort = await freePort();
+    const flvPort = await freePort();
+    const child = run("env", [
+      `RTMP_PORT=${rtmpPort}`,
+      `FLV_PORT=${flvPort}`,
+      "node",
+      "--conditions=source",
+      "--import",
+      "tsx",
+      `${root}examples/rtmp-to-http-flv.ts`,
+    ]);
+    try {
+      await waitFor(() => child.stdout().includes("ready"), 20_000, "example start");
+      const publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, { seconds: 4 });
+      await waitFor(
+        () => child.stdout().includes(`http://127.0.0.1:${flvPort}/live/demo.flv`),
+        10_000,
+        "publish",
+      );
+      const probe = await probeFrames(`http://127.0.0.1:${flvPort}/live/demo.flv`);
+      expect(await publisher.exited).toBe(0);
+      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+      expect(probe.frames.filter((f) => f.mediaType === "video").length).toBeGreaterThan(60);
+    } finally {
+      child.kill("SIGTERM");
+      await child.exited;
+    }
+  });
+});
