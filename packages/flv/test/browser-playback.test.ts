@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * A real browser plays the example page: Chromium + mpegts.js over HTTP-FLV and WebSocket-FLV,
  * with ffmpeg publishing over RTMP into examples/web-player-server.ts.

@@ -1,0 +1,57 @@
+/** CI smoke of `pnpm bench`: a short quick run, so the benchmark cannot rot. The full run is manual. */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { hasFfmpeg, run, tempDir } from "../test-support/media-tools.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+describe.skipIf(!hasFfmpeg)("pnpm bench --quick", () => {
+  it("measures onair and node-media-server over RTMP and HTTP-FLV with sane numbers", async () => {
+    const dir = tempDir();
+    try {
+      const out = `${dir.path}/smoke.json`;
+      const bench = run("node", [
+        "--conditions=source",
+        "--import",
+        "tsx",
+        `${root}bench/run.ts`,
+        "--quick",
+        "--servers",
+        "onair,nms",
+        "--protocols",
+        "rtmp,http-flv",
+        "--out",
+        out,
+      ]);
+      expect(await bench.exited, bench.stderr()).toBe(0);
+      const { rows } = JSON.parse(readFileSync(out, "utf8")) as {
+        rows: {
+          server: string;
+          protocol: string;
+          players: number;
+          connected: number;
+          streamKbps: number;
+          kbpsMin: number;
+          cpuSecondsPerGb: number;
+          ttfkMax: number;
+        }[];
+      };
+      expect(rows.map((r) => `${r.server.split(" ")[0]} ${r.protocol}`)).toEqual([
+        "onair rtmp",
+        "onair http-flv",
+        "node-media-server rtmp",
+        "node-media-server http-flv",
+      ]);
+      for (const row of rows) {
+        expect(row.connected).toBe(row.players);
+        expect(row.kbpsMin).toBeGreaterThan(row.streamKbps * 0.9);
+        expect(Number.isFinite(row.cpuSecondsPerGb) && row.cpuSecondsPerGb > 0).toBe(true);
+        expect(row.ttfkMax).toBeGreaterThan(0);
+      }
+      expect(bench.stdout()).toMatch(/onair's ratios to the anchors/);
+    } finally {
+      dir.remove();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,202 @@
+/**
+ * The bench's load client: N players of one stream over RTMP, HTTP-FLV or WS-FLV, in a process of
+ * its own. Per player it records time to first byte and to first keyframe, and bytes received in
+ * the measuring window. Cheap on purpose: after the first keyframe it only counts bytes.
+ *
+ * Usage: node --conditions=source --import tsx bench/load-client.ts PROTOCOL URL PLAYERS JOIN_PER_SEC WARMUP_MS WINDOW_MS
+ * Prints one JSON line: { players: [{ ttfb, ttfk, windowBytes }], windowMs }.
+ */
+import { request } from "node:http";
+import { connect } from "node:net";
+import { FlvDemuxer, parseVideoTagHeader } from "@onair/flv";
+import {
+  acknowledgementMessage,
+  ChunkDecoder,
+  ChunkEncoder,
+  commandMessage,
+  decodeCommand,
+  HandshakeClient,
+  MessageType,
+  setChunkSizeMessage,
+} from "@onair/rtmp";
+import { WebSocket } from "ws";
+
+const [protocol, url, playersArg, rateArg, warmupArg, windowArg] = process.argv.slice(2);
+const players = Number(playersArg);
+const joinPerSecond = Number(rateArg);
+const warmupMs = Number(warmupArg);
+const windowMs = Number(windowArg);
+
+interface Player {
+  startedAt: number;
+  ttfb: number;
+  ttfk: number;
+  bytes: number;
+  windowStartBytes: number;
+  windowEndBytes: number;
+  error: string;
+}
+
+const results: Player[] = [];
+
+function rtmpPlayer(player: Player): void {
+  const target = new URL(url);
+  const app = target.pathname.split("/")[1];
+  const name = target.pathname.split("/").slice(2).join("/");
+  const socket = connect(Number(target.port || 1935), target.hostname);
+  socket.setNoDelay(true);
+  const handshake = new HandshakeClient({ digest: false });
+  let shaking = true;
+  let decoder: ChunkDecoder | undefined = new ChunkDecoder({ maxMessageSize: 32 * 1024 * 1024 });
+  const encoder = new ChunkEncoder();
+  let acked = 0;
+  let streamId = 0;
+  const send = (m: Parameters<ChunkEncoder["encode"]>[0]) => socket.write(encoder.encode(m));
+  const onMessage = (m: {
+    typeId: number;
+    payload: Buffer;
+    messageStreamId: number;
+    chunkStreamId: number;
+    timestamp: number;
+  }) => {
+    if (m.typeId === MessageType.commandAmf0) {
+      const c = decodeCommand(m as Parameters<typeof decodeCommand>[0]);
+      if (c.name === "_result" && c.transactionId === 1) {
+        send(commandMessage({ name: "createStream", transactionId: 2, commandObject: null, args: [] }));
+      } else if (c.name === "_result" && c.transactionId === 2) {
+        streamId = Number(c.args[0]);
+        send(
+          commandMessage(
+            { name: "play", transactionId: 0, commandObject: null, args: [name, -2000] },
+            streamId,
+            8,
+          ),
+        );
+      }
+    } else if (m.typeId === MessageType.video && player.ttfk === 0 && m.payload.length > 1) {
+      const header = parseVideoTagHeader(m.payload);
+      if (header.keyframe) {
+        player.ttfk = Date.now() - player.startedAt;
+        decoder = undefined; // from here on only count bytes
+      }
+    }
+  };
+  socket.on("connect", () => socket.write(handshake.start()));
+  socket.on("data", (chunk: Buffer) => {
+    if (player.ttfb === 0 && !shaking) player.ttfb = Date.now() - player.startedAt;
+    player.bytes += chunk.length;
+    if (player.bytes - acked > 2_000_000) {
+      acked = player.bytes;
+      send(acknowledgementMessage(acked % 0x100000000));
+    }
+    if (shaking) {
+      const step = handshake.push(chunk);
+      if (step.output) socket.write(step.output);
+      if (!step.done) return;
+      shaking = false;
+      send(setChunkSizeMessage(4096));
+      encoder.chunkSize = 4096;
+      send(
+        commandMessage({
+          name: "connect",
+          transactionId: 1,
+          commandObject: {
+            app,
+            tcUrl: `rtmp://${target.host}/${app}`,
+            flashVer: "LNX 9,0,124,2",
+            fpad: false,
+            capabilities: 15,
+            audioCodecs: 4071,
+            videoCodecs: 252,
+            videoFunction: 1,
+          },
+          args: [],
+        }),
+      );
+      chunk = step.remainder;
+      if (chunk.length === 0) return;
+    }
+    decoder?.push(chunk, onMessage);
+  });
+  socket.on("error", (e) => {
+    player.error = e.message;
+  });
+}
+
+function flvPlayer(player: Player): void {
+  const demuxer = new FlvDemuxer();
+  let scanning = true;
+  const onBytes = (chunk: Buffer): void => {
+    if (player.ttfb === 0) player.ttfb = Date.now() - player.startedAt;
+    player.bytes += chunk.length;
+    if (!scanning) return;
+    demuxer.push(chunk, (tag) => {
+      if (scanning && tag.kind === "video" && tag.body.length > 1 && parseVideoTagHeader(tag.body).keyframe) {
+        player.ttfk = Date.now() - player.startedAt;
+        scanning = false;
+      }
+    });
+  };
+  if (protocol === "ws-flv") {
+    const ws = new WebSocket(url);
+    ws.on("message", (data: Buffer) => onBytes(data));
+    ws.on("error", (e) => {
+      player.error = e.message;
+    });
+    return;
+  }
+  const req = request(url, { agent: false }, (res) => {
+    res.on("data", onBytes);
+  });
+  req.on("error", (e) => {
+    player.error = e.message;
+  });
+  req.end();
+}
+
+const interval = 1000 / joinPerSecond;
+const startedAll = Date.now();
+for (let i = 0; i < players; i++) {
+  const player: Player = {
+    startedAt: 0,
+    ttfb: 0,
+    ttfk: 0,
+    bytes: 0,
+    windowStartBytes: 0,
+    windowEndBytes: 0,
+    error: "",
+  };
+  results.push(player);
+  const due = startedAll + i * interval;
+  setTimeout(
+    () => {
+      player.startedAt = Date.now();
+      if (protocol === "rtmp") rtmpPlayer(player);
+      else flvPlayer(player);
+    },
+    Math.max(0, due - Date.now()),
+  );
+}
+const joinedAt = startedAll + players * interval;
+setTimeout(
+  () => {
+    for (const p of results) p.windowStartBytes = p.bytes;
+    process.stderr.write("window start\n");
+    setTimeout(() => {
+      for (const p of results) p.windowEndBytes = p.bytes;
+      process.stdout.write(
+        `${JSON.stringify({
+          windowMs,
+          players: results.map((p) => ({
+            ttfb: p.ttfb,
+            ttfk: p.ttfk,
+            windowBytes: p.windowEndBytes - p.windowStartBytes,
+            error: p.error,
+          })),
+        })}\n`,
+      );
+      process.exit(0);
+    }, windowMs);
+  },
+  joinedAt - Date.now() + warmupMs,
+);
