@@ -33,7 +33,7 @@ const batchWindows = (values.window ?? "0").split(",").map(Number);
 const hasNginx = hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE);
 const servers = (values.servers ?? (hasNginx ? "onair,nms,nginx" : "onair,nms")).split(",");
 const protocols = (values.protocols ?? "rtmp,http-flv").split(",");
-const out = values.out ?? join(root, "bench/results", quick ? "smoke.json" : "latest.json");
+const out = values.out ?? join(root, quick ? "bench/.cache/smoke.json" : "bench/results/latest.json");
 
 /** The stream: 2.66 Mbps 720p30 H.264 + AAC with a 2 s GOP (small and short in quick mode). */
 async function streamFile(): Promise<{ path: string; kbps: number }> {
