@@ -11,7 +11,12 @@ export {
 } from "./media-packet.js";
 export { DEFAULT_SLOW_PLAYER_POLICY, type SlowPlayerPolicy } from "./slow-player-policy.js";
 export { Stream, type StreamStats } from "./stream.js";
-export { StreamHub, type StreamHubEvents, type StreamHubOptions } from "./stream-hub.js";
+export {
+  DEFAULT_BATCH_WINDOW_MS,
+  StreamHub,
+  type StreamHubEvents,
+  type StreamHubOptions,
+} from "./stream-hub.js";
 export { StreamSource } from "./stream-source.js";
 export {
   type Handler,

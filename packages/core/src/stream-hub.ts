@@ -7,12 +7,17 @@ import type { Handler, StreamInfo, StreamReader, StreamWriter } from "./stream-t
 
 const debug = createDebug("onair:core:hub");
 
+/** The default batching window; see {@link StreamHubOptions.batchWindowMs}. */
+export const DEFAULT_BATCH_WINDOW_MS = 20;
+
 export interface StreamHubOptions {
   /** GOPs kept for late players; 0 turns the cache off (headers are always kept). Default 1. */
   gopCache?: number;
   /**
    * Batching window in ms: packets are queued per player and written in one batched write at
-   * most this often. 0 writes every packet at once (lowest latency, most syscalls). Default 0.
+   * most this often. 0 writes every packet at once (lowest latency, most syscalls). Default 20:
+   * in `pnpm bench` it halves server CPU per GB at 500–1000 players and adds about 22 ms (p50) /
+   * 27 ms (p99) of latency (`pnpm bench:latency`).
    */
   batchWindowMs?: number;
   /** When a player falls behind; see {@link SlowPlayerPolicy}. */
@@ -51,7 +56,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements Handler 
     super();
     this.#options = {
       gopCache: options.gopCache ?? 1,
-      batchWindowMs: options.batchWindowMs ?? 0,
+      batchWindowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
       slowPlayer: { ...DEFAULT_SLOW_PLAYER_POLICY, ...options.slowPlayer },
       playWaitTimeoutMs: options.playWaitTimeoutMs ?? 10_000,
       republishGraceMs: options.republishGraceMs ?? 0,

@@ -20,7 +20,7 @@ describe("StreamHub", () => {
   });
 
   it("gives a late player metadata, sequence headers and the GOP from the last keyframe first", () => {
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const { source: reader } = source("live/a");
     hub.handleReader(reader);
     publishHeadersAndGop((p) => reader.push(p));
@@ -34,8 +34,8 @@ describe("StreamHub", () => {
   });
 
   it("keeps as many GOPs as configured, and none with gopCache 0", () => {
-    const two = new StreamHub({ gopCache: 2 });
-    const none = new StreamHub({ gopCache: 0 });
+    const two = new StreamHub({ batchWindowMs: 0, gopCache: 2 });
+    const none = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
     for (const hub of [two, none]) {
       const { source: reader } = source("live/a");
       hub.handleReader(reader);
@@ -52,7 +52,7 @@ describe("StreamHub", () => {
   });
 
   it("refuses a second publisher on a live key while the first goes on", () => {
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const first = source("live/a");
     const second = source("live/a");
     const published: string[] = [];
@@ -72,7 +72,7 @@ describe("StreamHub", () => {
   });
 
   it("encodes each packet once and writes the same Buffer to every player", () => {
-    const hub = new StreamHub({ gopCache: 0 });
+    const hub = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
     const { source: reader } = source("live/a");
     hub.handleReader(reader);
     const encoder = new LabelEncoder();
@@ -90,7 +90,7 @@ describe("StreamHub", () => {
   });
 
   it("holds a player that comes first until the publisher arrives", () => {
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
     hub.handleWriter(writer);
     expect(writer.started).toBe(0);
@@ -104,7 +104,7 @@ describe("StreamHub", () => {
 
   it("ends a waiting player with ERR_STREAM_NOT_FOUND after the wait timeout", () => {
     vi.useFakeTimers();
-    const hub = new StreamHub({ playWaitTimeoutMs: 500 });
+    const hub = new StreamHub({ batchWindowMs: 0, playWaitTimeoutMs: 500 });
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
     hub.handleWriter(writer);
     vi.advanceTimersByTime(499);
@@ -116,14 +116,14 @@ describe("StreamHub", () => {
   });
 
   it("refuses at once when the wait timeout is 0", () => {
-    const hub = new StreamHub({ playWaitTimeoutMs: 0 });
+    const hub = new StreamHub({ batchWindowMs: 0, playWaitTimeoutMs: 0 });
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
     hub.handleWriter(writer);
     expect((writer.endedWith as StreamError).code).toBe(StreamErrorCode.notFound);
   });
 
   it("ends the players when the publisher leaves, and emits every event", () => {
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const events: string[] = [];
     for (const name of ["publish", "unpublish", "play", "stop"] as const)
       hub.on(name, (i) => events.push(`${name}:${i.id[0]}`));
@@ -139,7 +139,7 @@ describe("StreamHub", () => {
 
   it("keeps players through a republish within the grace period", () => {
     vi.useFakeTimers();
-    const hub = new StreamHub({ republishGraceMs: 2000 });
+    const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 2000 });
     const first = source("live/a");
     hub.handleReader(first.source);
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
@@ -160,7 +160,7 @@ describe("StreamHub", () => {
   });
 
   it("forgets a player that leaves by itself", () => {
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const { source: reader } = source("live/a");
     hub.handleReader(reader);
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
@@ -202,6 +202,7 @@ describe("StreamHub", () => {
 
   it("skips a slow player to the next keyframe, then closes it past the close limit", async () => {
     const hub = new StreamHub({
+      batchWindowMs: 0,
       gopCache: 0,
       slowPlayer: { skipBytes: 1000, closeBytes: 5000, closeAfterMs: 60_000 },
     });
@@ -233,6 +234,7 @@ describe("StreamHub", () => {
   it("closes a player that has been skipping for longer than closeAfterMs", async () => {
     vi.useFakeTimers();
     const hub = new StreamHub({
+      batchWindowMs: 0,
       gopCache: 0,
       slowPlayer: { skipBytes: 1000, closeBytes: 1e9, closeAfterMs: 1000 },
     });
@@ -251,7 +253,7 @@ describe("StreamHub", () => {
 
   it("close() ends publishers and players, clears timers and is idempotent", () => {
     vi.useFakeTimers();
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const { source: reader, closedWith } = source("live/a");
     hub.handleReader(reader);
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());

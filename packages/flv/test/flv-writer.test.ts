@@ -26,7 +26,7 @@ const inter = (t: number) => createMediaPacket("video", t, Buffer.from([0x27, 1,
 
 describe("FlvWriter", () => {
   it("writes the FLV header, then the cache from its keyframe, then live tags", () => {
-    const hub = new StreamHub();
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const source = new StreamSource(info("r"));
     hub.handleReader(source);
     for (const p of [meta, avc, key(0), inter(40), key(80), inter(120)]) source.push(p);
@@ -56,7 +56,7 @@ describe("FlvWriter", () => {
   });
 
   it("encodes each tag once: every FLV player gets the same Buffer", () => {
-    const hub = new StreamHub({ gopCache: 0 });
+    const hub = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
     const source = new StreamSource(info("r"));
     hub.handleReader(source);
     const outputs = [new Output(), new Output(), new Output()];

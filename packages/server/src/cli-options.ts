@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { DEFAULT_BATCH_WINDOW_MS } from "@onair/core";
 import type { OnairServerOptions } from "./onair-server.js";
 
 export const USAGE = `Usage: onair [options]
@@ -8,7 +9,7 @@ export const USAGE = `Usage: onair [options]
   --flv-port <port>     HTTP-FLV and WebSocket-FLV port (default 7001)
   --flv-dir <dir>       record every stream to DIR/APP/NAME-<time>.flv (default off)
   --gop-cache <n>       GOPs kept for late players (default 1)
-  --batch-window <ms>   write batching window per player, 0 = immediate (default 0)
+  --batch-window <ms>   write batching window per player, 0 = immediate (default 20)
   -h, --help            show this help
 `;
 
@@ -56,7 +57,7 @@ export function parseCliOptions(
       ...(values["flv-dir"] === undefined ? {} : { flvDir: values["flv-dir"] }),
       hub: {
         gopCache: count(values["gop-cache"], "--gop-cache", 1),
-        batchWindowMs: count(values["batch-window"], "--batch-window", 0),
+        batchWindowMs: count(values["batch-window"], "--batch-window", DEFAULT_BATCH_WINDOW_MS),
       },
     },
   };
