@@ -132,7 +132,7 @@ async function startServer(name: string, batchWindow: number): Promise<ServerUnd
     ]);
     await waitForListening(httpPort, 20_000);
     return {
-      name: batchWindow > 0 ? `onair (window ${batchWindow} ms)` : "onair",
+      name: `onair (window ${batchWindow} ms)`,
       pid: child.pid as number,
       rtmpUrl: `rtmp://127.0.0.1:${rtmpPort}/live/bench`,
       httpFlvUrl: `http://127.0.0.1:${httpPort}/live/bench.flv`,
