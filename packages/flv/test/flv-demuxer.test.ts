@@ -1,22 +1,11 @@
 import type { MediaKind } from "@onair/core";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../../test-support/seeded-random.js";
 import { FlvError, FlvErrorCode } from "../src/errors.js";
 import { FlvDemuxer, type FlvDemuxerOptions, type FlvTag } from "../src/flv-demuxer.js";
 import { encodeFlvHeader, encodeFlvTag } from "../src/flv-muxer.js";
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
-
-/** A seeded PRNG (mulberry32), so failures reproduce. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface ExpectedTag {
   kind: MediaKind;

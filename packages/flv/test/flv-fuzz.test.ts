@@ -5,22 +5,11 @@
  */
 import type { MediaKind } from "@onair/core";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../../test-support/seeded-random.js";
 import { FlvError } from "../src/errors.js";
 import { FlvDemuxer } from "../src/flv-demuxer.js";
 import { encodeFlvHeader, encodeFlvTag } from "../src/flv-muxer.js";
 import { createPacketFromTagBody, parseAudioTagHeader, parseVideoTagHeader } from "../src/tag-body.js";
-
-/** mulberry32: a small seeded PRNG, so a failing case reproduces. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const random = seededRandom(0x5eed);
 const int = (below: number) => Math.floor(random() * below);

@@ -1,5 +1,6 @@
 /** Random and mutated bytes into both AMF decoders: a value or an RtmpProtocolError, nothing else. */
 import { describe, expect, it } from "vitest";
+import { seededRandom as prng } from "../../../test-support/seeded-random.js";
 import {
   type AmfValue,
   decodeAmf0,
@@ -8,19 +9,6 @@ import {
   encodeAmf3,
   RtmpProtocolError,
 } from "../src/index.js";
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    // xorshift32
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x100000000;
-  };
-}
 
 const samples: AmfValue[][] = [
   [

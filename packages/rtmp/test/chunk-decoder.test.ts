@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom as random } from "../../../test-support/seeded-random.js";
 import { ChunkDecoder, type ChunkDecoderOptions } from "../src/chunk-decoder.js";
 import { ChunkEncoder, encodeChunks } from "../src/chunk-encoder.js";
 import { abortMessage, setChunkSizeMessage } from "../src/control-messages.js";
@@ -24,18 +25,6 @@ function expectCode(run: () => unknown, code: string): void {
   }
   expect(caught).toBeInstanceOf(RtmpProtocolError);
   expect((caught as RtmpProtocolError).code).toBe(code);
-}
-
-/** A seeded PRNG (mulberry32), so every failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
-  };
 }
 
 describe("ChunkDecoder golden vectors", () => {

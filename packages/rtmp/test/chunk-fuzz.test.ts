@@ -5,6 +5,7 @@
  * decode the same whether the bytes come in one piece or many.
  */
 import { describe, expect, it } from "vitest";
+import { seededRandom as random } from "../../../test-support/seeded-random.js";
 import { ChunkDecoder } from "../src/chunk-decoder.js";
 import { ChunkEncoder } from "../src/chunk-encoder.js";
 import { setChunkSizeMessage } from "../src/control-messages.js";
@@ -14,18 +15,6 @@ import { chunkVectors, pattern } from "./chunk-vectors.js";
 const MAX_MESSAGE_SIZE = 1024;
 const MAX_CHUNK_STREAMS = 8;
 const MAX_HEADER_LENGTH = 18;
-
-/** mulberry32 */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
-  };
-}
 
 type Next = () => number;
 const below = (next: Next, n: number) => Math.floor(next() * n);

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { seededRandom as prng } from "../../../test-support/seeded-random.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
 import { HandshakeClient, HandshakeServer, type HandshakeStep } from "../src/handshake.js";
 
@@ -32,18 +33,6 @@ function validDigestPosition(packet: Buffer, key: Buffer): number | undefined {
     if (digestAt(packet, position, key).equals(packet.subarray(position, position + 32))) return position;
   }
   return undefined;
-}
-
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomBuffer(rand: () => number, length: number): Buffer {
