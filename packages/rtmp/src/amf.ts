@@ -26,15 +26,21 @@ export class AmfEcmaArray {
   constructor(readonly entries: AmfObject) {}
 }
 
+/** Encoders refuse input nested deeper than this (also the decoders' default), which stops cycles too. */
+export const DEFAULT_MAX_DEPTH = 64;
+
 /** Bounds on what a decoder accepts from the network. */
 export interface AmfLimits {
-  /** Deepest nesting of objects and arrays. Default 64. */
+  /** Deepest nesting of objects and arrays. Default 64; at most 1000, to stay far from the call stack's limit. */
   maxDepth?: number;
   /** Longest string, XML or ByteArray, in bytes. Default 1 MiB. */
   maxStringLength?: number;
   /** Most members of one array or object. Default 65 536. */
   maxItems?: number;
 }
+
+/** The decoders recurse once or twice per level; this keeps any configured depth well inside Node's stack. */
+const MAX_DEPTH_CEILING = 1000;
 
 export interface ResolvedAmfLimits {
   maxDepth: number;
@@ -44,7 +50,7 @@ export interface ResolvedAmfLimits {
 
 export function resolveLimits(limits: AmfLimits | undefined): ResolvedAmfLimits {
   return {
-    maxDepth: limits?.maxDepth ?? 64,
+    maxDepth: Math.min(limits?.maxDepth ?? DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING),
     maxStringLength: limits?.maxStringLength ?? 1024 * 1024,
     maxItems: limits?.maxItems ?? 65_536,
   };
@@ -81,13 +87,6 @@ export class AmfReader {
   u16(): number {
     this.need(2);
     const value = this.buffer.readUInt16BE(this.offset);
-    this.offset += 2;
-    return value;
-  }
-
-  s16(): number {
-    this.need(2);
-    const value = this.buffer.readInt16BE(this.offset);
     this.offset += 2;
     return value;
   }
@@ -131,60 +130,36 @@ export class AmfReader {
   }
 }
 
-/** A growable output buffer for the encoders (commands and metadata, not the media hot path). */
+/**
+ * Writes into a buffer that a measuring pass sized exactly, so each encoded message is one
+ * allocation. No bounds checks: the measuring pass and the writing pass walk the same value.
+ */
 export class AmfWriter {
-  #buffer = Buffer.allocUnsafe(256);
-  #length = 0;
-
-  ensure(bytes: number): Buffer {
-    if (this.#length + bytes > this.#buffer.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#length + bytes));
-      this.#buffer.copy(next, 0, 0, this.#length);
-      this.#buffer = next;
-    }
-    return this.#buffer;
-  }
+  offset = 0;
+  constructor(readonly buffer: Buffer) {}
 
   u8(value: number): void {
-    this.ensure(1)[this.#length++] = value;
+    this.buffer[this.offset++] = value;
   }
 
   u16(value: number): void {
-    this.ensure(2).writeUInt16BE(value, this.#length);
-    this.#length += 2;
-  }
-
-  s16(value: number): void {
-    this.ensure(2).writeInt16BE(value, this.#length);
-    this.#length += 2;
+    this.offset = this.buffer.writeUInt16BE(value, this.offset);
   }
 
   u32(value: number): void {
-    this.ensure(4).writeUInt32BE(value, this.#length);
-    this.#length += 4;
+    this.offset = this.buffer.writeUInt32BE(value, this.offset);
   }
 
   double(value: number): void {
-    this.ensure(8).writeDoubleBE(value, this.#length);
-    this.#length += 8;
+    this.offset = this.buffer.writeDoubleBE(value, this.offset);
   }
 
   raw(bytes: Buffer): void {
-    bytes.copy(this.ensure(bytes.length), this.#length);
-    this.#length += bytes.length;
+    this.offset += bytes.copy(this.buffer, this.offset);
   }
 
-  /** Writes `text` as UTF-8 and returns its byte length. */
-  utf8(text: string): number {
-    const length = Buffer.byteLength(text);
-    this.ensure(length).write(text, this.#length, "utf8");
-    this.#length += length;
-    return length;
-  }
-
-  /** The bytes written, in a buffer of exactly that size. */
-  finish(): Buffer {
-    return Buffer.from(this.#buffer.subarray(0, this.#length));
+  utf8(text: string): void {
+    this.offset += this.buffer.write(text, this.offset, "utf8");
   }
 }
 

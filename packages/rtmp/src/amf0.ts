@@ -5,13 +5,14 @@ import {
   AmfReader,
   type AmfValue,
   AmfWriter,
+  DEFAULT_MAX_DEPTH,
   depthError,
   itemsError,
   type ResolvedAmfLimits,
   resolveLimits,
   setMember,
 } from "./amf.js";
-import { Amf3Decoder, writeAmf3Value } from "./amf3.js";
+import { Amf3Decoder, amf3ValueSize, writeAmf3Value } from "./amf3.js";
 import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
 
 /** AMF0 type markers (AMF0 specification, section 2.1). */
@@ -36,14 +37,28 @@ const Marker = {
   avmPlus: 0x11,
 } as const;
 
-/** Encode each value in sequence as AMF0. */
+/**
+ * Encode each value in sequence as AMF0, into one buffer of exactly the right size. Strings over
+ * 65535 UTF-8 bytes become long strings, `AmfEcmaArray` an ECMA array, `undefined` (also as a
+ * member) the undefined marker, a `Buffer` an AMF3 ByteArray behind the avmplus switch. Throws
+ * RtmpProtocolError amfDepth for nesting deeper than 64 (or a cycle) and amfLength for an object
+ * key over 65535 bytes.
+ */
 export function encodeAmf0(values: readonly AmfValue[]): Buffer {
-  const writer = new AmfWriter();
-  for (const value of values) writeValue(writer, value, 0);
-  return writer.finish();
+  let size = 0;
+  for (const value of values) size += valueSize(value, 0);
+  const writer = new AmfWriter(Buffer.allocUnsafe(size));
+  for (const value of values) writeValue(writer, value);
+  return writer.buffer;
 }
 
-/** Decode every AMF0 value in `buf`. Throws RtmpProtocolError (amfTruncated, amfType, amfDepth, amfLength, amfReference). */
+/**
+ * Decode every AMF0 value in `buf`. ECMA arrays and typed objects become plain objects (the class
+ * name is dropped), dates `Date`s (time zone ignored), XML documents strings, the "unsupported"
+ * marker `undefined`, references the earlier decoded object itself, and an avmplus switch one AMF3
+ * value (with fresh AMF3 reference tables). Throws RtmpProtocolError: amfTruncated, amfType
+ * (movie clip, record set, a stray object end, unknown markers), amfDepth, amfLength, amfReference.
+ */
 export function decodeAmf0(buf: Buffer, limits?: AmfLimits): AmfValue[] {
   const decoder = new Amf0Decoder(new AmfReader(buf), resolveLimits(limits));
   const values: AmfValue[] = [];
@@ -90,7 +105,7 @@ class Amf0Decoder {
         return this.#strictArray(depth);
       case Marker.date: {
         const time = reader.double();
-        reader.s16(); // time zone: reserved, should be 0
+        reader.u16(); // time zone: reserved, ignored
         return new Date(time);
       }
       case Marker.reference: {
@@ -151,27 +166,55 @@ class Amf0Decoder {
   }
 }
 
-const MAX_ENCODE_DEPTH = 64;
-
-function writeString(writer: AmfWriter, text: string): void {
+/** Bytes `text` takes as an AMF0 string or long string, marker included. */
+function stringSize(text: string): number {
   const length = Buffer.byteLength(text);
-  if (length > 0xffff)
-    throw new RtmpProtocolError(RtmpErrorCode.amfLength, "AMF0 object key longer than 65535 bytes");
-  writer.u16(length);
-  writer.utf8(text);
+  return (length > 0xffff ? 5 : 3) + length;
 }
 
-function writeMembers(writer: AmfWriter, object: AmfObject, depth: number): void {
+/** Bytes the members of an object or ECMA array take, the end marker included. */
+function membersSize(object: AmfObject, depth: number): number {
+  let size = 3;
   for (const key of Object.keys(object)) {
-    writeString(writer, key);
-    writeValue(writer, object[key], depth + 1);
+    const keyLength = Buffer.byteLength(key);
+    if (keyLength > 0xffff) {
+      throw new RtmpProtocolError(RtmpErrorCode.amfLength, "AMF0 object key longer than 65535 bytes");
+    }
+    size += 2 + keyLength + valueSize(object[key], depth + 1);
+  }
+  return size;
+}
+
+/** The measuring pass: bytes `value` takes in AMF0. Refuses nesting beyond the default depth. */
+function valueSize(value: AmfValue, depth: number): number {
+  if (value === null || value === undefined) return 1;
+  if (typeof value === "number") return 9;
+  if (typeof value === "boolean") return 2;
+  if (typeof value === "string") return stringSize(value);
+  if (value instanceof Date) return 11;
+  if (Buffer.isBuffer(value)) return 1 + amf3ValueSize(value, depth);
+  if (depth >= DEFAULT_MAX_DEPTH) throw depthError(DEFAULT_MAX_DEPTH);
+  if (Array.isArray(value)) {
+    let size = 5;
+    for (const item of value) size += valueSize(item, depth + 1);
+    return size;
+  }
+  if (value instanceof AmfEcmaArray) return 5 + membersSize(value.entries, depth);
+  return 1 + membersSize(value, depth);
+}
+
+function writeMembers(writer: AmfWriter, object: AmfObject): void {
+  for (const key of Object.keys(object)) {
+    writer.u16(Buffer.byteLength(key));
+    writer.utf8(key);
+    writeValue(writer, object[key]);
   }
   writer.u16(0);
   writer.u8(Marker.objectEnd);
 }
 
-function writeValue(writer: AmfWriter, value: AmfValue, depth: number): void {
-  if (depth > MAX_ENCODE_DEPTH) throw depthError(MAX_ENCODE_DEPTH);
+/** The writing pass, into a buffer the measuring pass sized. */
+function writeValue(writer: AmfWriter, value: AmfValue): void {
   if (value === null) {
     writer.u8(Marker.null);
   } else if (value === undefined) {
@@ -195,21 +238,21 @@ function writeValue(writer: AmfWriter, value: AmfValue, depth: number): void {
   } else if (value instanceof Date) {
     writer.u8(Marker.date);
     writer.double(value.getTime());
-    writer.s16(0);
+    writer.u16(0); // time zone: reserved
   } else if (Buffer.isBuffer(value)) {
     // AMF0 has no byte array: switch to AMF3 for this one value.
     writer.u8(Marker.avmPlus);
-    writeAmf3Value(writer, value, depth);
+    writeAmf3Value(writer, value);
   } else if (Array.isArray(value)) {
     writer.u8(Marker.strictArray);
     writer.u32(value.length);
-    for (const item of value) writeValue(writer, item, depth + 1);
+    for (const item of value) writeValue(writer, item);
   } else if (value instanceof AmfEcmaArray) {
     writer.u8(Marker.ecmaArray);
     writer.u32(Object.keys(value.entries).length);
-    writeMembers(writer, value.entries, depth);
+    writeMembers(writer, value.entries);
   } else {
     writer.u8(Marker.object);
-    writeMembers(writer, value, depth);
+    writeMembers(writer, value);
   }
 }

@@ -5,6 +5,7 @@ import {
   AmfReader,
   type AmfValue,
   AmfWriter,
+  DEFAULT_MAX_DEPTH,
   depthError,
   itemsError,
   type ResolvedAmfLimits,
@@ -37,19 +38,33 @@ const Marker = {
 
 const INT29_MIN = -0x10000000;
 const INT29_MAX = 0x0fffffff;
+/** The largest length or count a U29 header carries (its low bit is the inline flag). */
+const MAX_U28 = 0x0fffffff;
 
-/** Encode each value in sequence as AMF3 (strings and objects are written inline, without references). */
+/**
+ * Encode each value in sequence as AMF3, into one buffer of exactly the right size. Integers in
+ * the signed 29-bit range become AMF3 integers, other numbers doubles; strings, dates and objects
+ * are written inline, never as references (valid AMF3, only less compact). Objects become
+ * anonymous dynamic objects, `AmfEcmaArray` an array with only an associative part (so an empty
+ * one decodes as `[]`), a `Buffer` a ByteArray. Throws RtmpProtocolError amfDepth for nesting
+ * deeper than 64 (or a cycle) and amfLength for a length over 2^28 - 1.
+ */
 export function encodeAmf3(values: readonly AmfValue[]): Buffer {
-  const writer = new AmfWriter();
-  for (const value of values) writeAmf3Value(writer, value, 0);
-  return writer.finish();
+  let size = 0;
+  for (const value of values) size += amf3ValueSize(value, 0);
+  const writer = new AmfWriter(Buffer.allocUnsafe(size));
+  for (const value of values) writeAmf3Value(writer, value);
+  return writer.buffer;
 }
 
 /**
- * Decode every AMF3 value in `buf`. Arrays with only a dense part become JS arrays; arrays with
- * an associative part become objects holding both (dense members under "0", "1", ...).
- * ByteArrays become Buffers (copies). Vectors become arrays. Dictionaries and externalizable
- * objects are refused with amfType.
+ * Decode every AMF3 value in `buf`, resolving string, object and trait references. Integers and
+ * doubles become numbers, XML and XMLDocument strings. Arrays with only a dense part become JS
+ * arrays; arrays with an associative part become one object holding both (the dense members
+ * under "0", "1", ...). Typed objects become plain objects (class name dropped). ByteArrays
+ * become Buffers that are copies, so a kept value does not pin the whole network buffer. Vectors
+ * of int, uint, double and object become arrays. Dictionaries and externalizable objects throw
+ * amfType. Other failures: amfTruncated, amfDepth, amfLength, amfReference.
  */
 export function decodeAmf3(buf: Buffer, limits?: AmfLimits): AmfValue[] {
   const decoder = new Amf3Decoder(new AmfReader(buf), resolveLimits(limits));
@@ -174,24 +189,23 @@ export class Amf3Decoder {
     this.#enter(depth);
     const denseCount = header >>> 1;
     this.#count(denseCount, 1);
-    const index = this.#objects.length;
-    this.#objects.push(null);
-    let associative: AmfObject | undefined;
-    let members = 0;
-    for (;;) {
-      const key = this.#string();
-      if (key === "") break;
-      if (++members > this.limits.maxItems) throw itemsError(members);
-      associative ??= {};
-      setMember(associative, key, this.value(depth + 1));
-    }
-    if (associative === undefined) {
+    // The first key says which shape this array takes; the array is registered before any of
+    // its values is read, so a value that refers back to it gets the array itself.
+    let key = this.#string();
+    if (key === "") {
       const dense: AmfValue[] = [];
-      this.#objects[index] = dense;
+      this.#objects.push(dense);
       for (let i = 0; i < denseCount; i++) dense.push(this.value(depth + 1));
       return dense;
     }
-    this.#objects[index] = associative;
+    const associative: AmfObject = {};
+    this.#objects.push(associative);
+    let members = 0;
+    do {
+      if (++members > this.limits.maxItems) throw itemsError(members);
+      setMember(associative, key, this.value(depth + 1));
+      key = this.#string();
+    } while (key !== "");
     for (let i = 0; i < denseCount; i++) setMember(associative, String(i), this.value(depth + 1));
     return associative;
   }
@@ -266,21 +280,70 @@ export class Amf3Decoder {
   }
 }
 
-const MAX_ENCODE_DEPTH = 64;
+function u29Size(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
+}
+
+/** Bytes of an inline U29 length-or-reference header, refusing lengths it cannot carry. */
+function inlineHeaderSize(length: number): number {
+  if (length > MAX_U28) {
+    throw new RtmpProtocolError(RtmpErrorCode.amfLength, `${length} is too long for an AMF3 length`);
+  }
+  return u29Size((length << 1) | 1);
+}
+
+function inlineStringSize(text: string): number {
+  const length = Buffer.byteLength(text);
+  return inlineHeaderSize(length) + length;
+}
+
+/** Bytes of dynamic members and the empty string that ends them. */
+function dynamicMembersSize(object: AmfObject, depth: number): number {
+  let size = 1;
+  for (const key of Object.keys(object)) {
+    if (key !== "") size += inlineStringSize(key) + amf3ValueSize(object[key], depth + 1);
+  }
+  return size;
+}
+
+/**
+ * The measuring pass: bytes `value` takes in AMF3, marker included. Refuses nesting beyond the
+ * default depth and lengths a U29 cannot carry. Used by the AMF0 encoder's switch to AMF3 too.
+ */
+export function amf3ValueSize(value: AmfValue, depth: number): number {
+  if (value === null || value === undefined || typeof value === "boolean") return 1;
+  if (typeof value === "number") return isInt29(value) ? 1 + u29Size(value & 0x1fffffff) : 9;
+  if (typeof value === "string") return 1 + inlineStringSize(value);
+  if (value instanceof Date) return 10;
+  if (Buffer.isBuffer(value)) return 1 + inlineHeaderSize(value.length) + value.length;
+  if (depth >= DEFAULT_MAX_DEPTH) throw depthError(DEFAULT_MAX_DEPTH);
+  if (Array.isArray(value)) {
+    let size = 2 + inlineHeaderSize(value.length);
+    for (const item of value) size += amf3ValueSize(item, depth + 1);
+    return size;
+  }
+  if (value instanceof AmfEcmaArray) return 2 + dynamicMembersSize(value.entries, depth);
+  return 3 + dynamicMembersSize(value, depth);
+}
+
+function isInt29(value: number): boolean {
+  return Number.isInteger(value) && value >= INT29_MIN && value <= INT29_MAX && !Object.is(value, -0);
+}
 
 function writeU29(writer: AmfWriter, value: number): void {
   const v = value & 0x1fffffff;
   if (v < 0x80) {
     writer.u8(v);
   } else if (v < 0x4000) {
-    writer.u8(((v >>> 7) & 0x7f) | 0x80);
+    writer.u8((v >>> 7) | 0x80);
     writer.u8(v & 0x7f);
   } else if (v < 0x200000) {
-    writer.u8(((v >>> 14) & 0x7f) | 0x80);
+    writer.u8((v >>> 14) | 0x80);
     writer.u8(((v >>> 7) & 0x7f) | 0x80);
     writer.u8(v & 0x7f);
   } else {
-    writer.u8(((v >>> 22) & 0x7f) | 0x80);
+    // The fourth byte carries 8 bits.
+    writer.u8((v >>> 22) | 0x80);
     writer.u8(((v >>> 15) & 0x7f) | 0x80);
     writer.u8(((v >>> 8) & 0x7f) | 0x80);
     writer.u8(v & 0xff);
@@ -288,24 +351,21 @@ function writeU29(writer: AmfWriter, value: number): void {
 }
 
 function writeInlineString(writer: AmfWriter, text: string): void {
-  const length = Buffer.byteLength(text);
-  if (length > 0x0fffffff) throw new RtmpProtocolError(RtmpErrorCode.amfLength, "AMF3 string too long");
-  writeU29(writer, (length << 1) | 1);
+  writeU29(writer, (Buffer.byteLength(text) << 1) | 1);
   writer.utf8(text);
 }
 
-function writeDynamicMembers(writer: AmfWriter, object: AmfObject, depth: number): void {
+function writeDynamicMembers(writer: AmfWriter, object: AmfObject): void {
   for (const key of Object.keys(object)) {
     if (key === "") continue; // an empty key would end the member list
     writeInlineString(writer, key);
-    writeAmf3Value(writer, object[key], depth + 1);
+    writeAmf3Value(writer, object[key]);
   }
   writer.u8(0x01); // the empty string ends the members
 }
 
-/** Write one AMF3 value (marker included). Used by the AMF0 encoder's switch to AMF3 too. */
-export function writeAmf3Value(writer: AmfWriter, value: AmfValue, depth: number): void {
-  if (depth > MAX_ENCODE_DEPTH) throw depthError(MAX_ENCODE_DEPTH);
+/** The writing pass for one AMF3 value, into a buffer {@link amf3ValueSize} sized. */
+export function writeAmf3Value(writer: AmfWriter, value: AmfValue): void {
   if (value === undefined) {
     writer.u8(Marker.undefined);
   } else if (value === null) {
@@ -315,7 +375,7 @@ export function writeAmf3Value(writer: AmfWriter, value: AmfValue, depth: number
   } else if (value === true) {
     writer.u8(Marker.true);
   } else if (typeof value === "number") {
-    if (Number.isInteger(value) && value >= INT29_MIN && value <= INT29_MAX && !Object.is(value, -0)) {
+    if (isInt29(value)) {
       writer.u8(Marker.integer);
       writeU29(writer, value);
     } else {
@@ -327,7 +387,7 @@ export function writeAmf3Value(writer: AmfWriter, value: AmfValue, depth: number
     writeInlineString(writer, value);
   } else if (value instanceof Date) {
     writer.u8(Marker.date);
-    writer.u8(0x01);
+    writer.u8(0x01); // inline, not a reference
     writer.double(value.getTime());
   } else if (Buffer.isBuffer(value)) {
     writer.u8(Marker.byteArray);
@@ -337,15 +397,15 @@ export function writeAmf3Value(writer: AmfWriter, value: AmfValue, depth: number
     writer.u8(Marker.array);
     writeU29(writer, (value.length << 1) | 1);
     writer.u8(0x01); // no associative part
-    for (const item of value) writeAmf3Value(writer, item, depth + 1);
+    for (const item of value) writeAmf3Value(writer, item);
   } else if (value instanceof AmfEcmaArray) {
     writer.u8(Marker.array);
     writer.u8(0x01); // no dense part
-    writeDynamicMembers(writer, value.entries, depth);
+    writeDynamicMembers(writer, value.entries);
   } else {
     writer.u8(Marker.object);
     writer.u8(0x0b); // inline traits, dynamic, no sealed members
     writer.u8(0x01); // anonymous class
-    writeDynamicMembers(writer, value, depth);
+    writeDynamicMembers(writer, value);
   }
 }

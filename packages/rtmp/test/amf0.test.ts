@@ -1,173 +1,217 @@
 import { describe, expect, it } from "vitest";
-import {
-  AmfEcmaArray,
-  type AmfValue,
-  decodeAmf0,
-  encodeAmf0,
-  RtmpErrorCode,
-  RtmpProtocolError,
-} from "../src/index.js";
+import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/amf.js";
+import { decodeAmf0, encodeAmf0 } from "../src/amf0.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
+import { amf0Vectors, hex } from "./amf-vectors.js";
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/#[^\n]*/g, "").replace(/\s+/g, ""), "hex");
-
-/** Golden AMF0 vectors (AMF0 spec section 2): each decodes to `value` and `value` encodes to `bytes`. */
-const vectors: { name: string; value: AmfValue; bytes: Buffer; decodeOnly?: boolean }[] = [
-  { name: "number 1", value: 1, bytes: hex("00 3ff0000000000000") },
-  { name: "number -0.5", value: -0.5, bytes: hex("00 bfe0000000000000") },
-  { name: "boolean true", value: true, bytes: hex("01 01") },
-  { name: "boolean false", value: false, bytes: hex("01 00") },
-  { name: "string", value: "connect", bytes: hex("02 0007 636f6e6e656374") },
-  { name: "empty string", value: "", bytes: hex("02 0000") },
-  { name: "utf-8 string", value: "é", bytes: hex("02 0002 c3a9") },
-  { name: "null", value: null, bytes: hex("05") },
-  { name: "undefined", value: undefined, bytes: hex("06") },
-  {
-    name: "object",
-    value: { app: "live", n: 2 },
-    bytes: hex(`03
-      0003 617070  02 0004 6c697665   # app: "live"
-      0001 6e      00 4000000000000000 # n: 2
-      0000 09                         # object end`),
-  },
-  {
-    name: "ECMA array decodes as an object",
-    value: { duration: 0 },
-    bytes: hex("08 00000001 0008 6475726174696f6e 00 0000000000000000 0000 09"),
-    decodeOnly: true,
-  },
-  { name: "strict array", value: [1, "a"], bytes: hex("0a 00000002 00 3ff0000000000000 02 0001 61") },
-  { name: "date", value: new Date(1_000_000), bytes: hex("0b 412e848000000000 0000") },
-  {
-    name: "xml document decodes as a string",
-    value: "<a/>",
-    bytes: hex("0f 00000004 3c612f3e"),
-    decodeOnly: true,
-  },
-  {
-    name: "typed object decodes as a plain object",
-    value: { x: true },
-    bytes: hex("10 0001 43 0001 78 01 01 0000 09"),
-    decodeOnly: true,
-  },
-  { name: "unsupported marker decodes as undefined", value: undefined, bytes: hex("0d"), decodeOnly: true },
-  { name: "switch to AMF3: integer 5", value: 5, bytes: hex("11 04 05"), decodeOnly: true },
-  {
-    name: "Buffer goes through the AMF3 switch as a ByteArray",
-    value: Buffer.from([1, 2]),
-    bytes: hex("11 0c 05 0102"),
-  },
-];
+/** The error code `run` throws, or "no error"; anything but an RtmpProtocolError fails the test. */
+function errorCode(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RtmpProtocolError);
+    return (error as RtmpProtocolError).code;
+  }
+  return "no error";
+}
 
 describe("AMF0 golden vectors", () => {
-  for (const v of vectors) {
-    it(`decodes ${v.name}`, () => {
-      expect(decodeAmf0(v.bytes)).toEqual([v.value]);
+  for (const vector of amf0Vectors) {
+    it(`decodes ${vector.name}`, () => {
+      expect(decodeAmf0(vector.bytes)).toEqual(vector.decoded ?? vector.values);
     });
-    if (!v.decodeOnly) {
-      it(`encodes ${v.name}`, () => {
-        expect(encodeAmf0([v.value]).toString("hex")).toBe(v.bytes.toString("hex"));
+    if (vector.encodes !== false) {
+      it(`encodes ${vector.name}`, () => {
+        expect(encodeAmf0(vector.values).toString("hex")).toBe(vector.bytes.toString("hex"));
       });
     }
   }
+});
 
-  it("encodes an ECMA array", () => {
-    expect(encodeAmf0([new AmfEcmaArray({ duration: 0 })])).toEqual(
-      hex("08 00000001 0008 6475726174696f6e 00 0000000000000000 0000 09"),
-    );
-  });
-
-  it("decodes ffmpeg's connect command (captured from ffmpeg 5.1)", () => {
-    const body = encodeAmf0([
-      "connect",
-      1,
-      {
-        app: "live",
-        flashVer: "FMLE/3.0 (compatible; Lavf59.27.100)",
-        tcUrl: "rtmp://127.0.0.1:1935/live",
-        fpad: false,
-        capabilities: 15,
-        audioCodecs: 4071,
-        videoCodecs: 252,
-        videoFunction: 1,
-      },
-    ]);
-    expect(body.subarray(0, 20)).toEqual(hex("02 0007 636f6e6e656374  00 3ff0000000000000  03"));
-    const [name, tx, object] = decodeAmf0(body);
-    expect(name).toBe("connect");
-    expect(tx).toBe(1);
-    expect(object).toMatchObject({ app: "live", tcUrl: "rtmp://127.0.0.1:1935/live", videoCodecs: 252 });
-  });
-
-  it("encodes strings over 65535 bytes as long strings", () => {
-    const long = "x".repeat(70_000);
-    const bytes = encodeAmf0([long]);
-    expect(bytes[0]).toBe(0x0c);
-    expect(bytes.readUInt32BE(1)).toBe(70_000);
-    expect(decodeAmf0(bytes)).toEqual([long]);
-  });
-
-  it("resolves references to earlier objects", () => {
-    // [ {a:1}, ref 1 ] : the strict array is reference 0, the object reference 1.
-    const bytes = hex("0a 00000002 03 0001 61 00 3ff0000000000000 0000 09 07 0001");
-    const [array] = decodeAmf0(bytes) as [AmfValue[]];
+describe("AMF0 decoding", () => {
+  it("resolves a reference to the earlier object itself", () => {
+    const [array] = decodeAmf0(hex("0a 00000002  03 0001 61 00 3ff0000000000000 0000 09  07 0001")) as [
+      AmfValue[],
+    ];
     expect(array[1]).toBe(array[0]);
   });
 
+  it("resolves a reference to an object still being decoded (a cycle)", () => {
+    // {self: reference 0}
+    const [object] = decodeAmf0(hex("03  0004 73656c66 07 0000  0000 09")) as [AmfObject];
+    expect(object.self).toBe(object);
+  });
+
+  it("counts ECMA arrays, typed objects and strict arrays as references, not scalars", () => {
+    // [ "s", ECMA {}, typed {}, ref 1 (the ECMA array), ref 2 (the typed object) ]: reference 0 is the outer array.
+    const bytes = hex(`0a 00000005  02 0001 73
+      08 00000000 0000 09
+      10 0001 43 0000 09
+      07 0001  07 0002`);
+    const [array] = decodeAmf0(bytes) as [AmfValue[]];
+    expect(array[3]).toBe(array[1]);
+    expect(array[4]).toBe(array[2]);
+  });
+
+  it("gives each avmplus switch fresh AMF3 reference tables", () => {
+    // The second switch refers to AMF3 string 0, which only the first switch's table has.
+    const code = errorCode(() => decodeAmf0(hex("11 06 05 6162  11 06 00")));
+    expect(code).toBe(RtmpErrorCode.amfReference);
+  });
+
+  it("keeps a key named __proto__ as data, not as the prototype", () => {
+    const bytes = hex("03  0009 5f5f70726f746f5f5f 03 0001 78 01 01 0000 09  0000 09");
+    const [object] = decodeAmf0(bytes) as [AmfObject];
+    expect(Object.getPrototypeOf(object)).toBe(Object.prototype);
+    expect(Object.hasOwn(object, "__proto__")).toBe(true);
+    expect(object.x).toBeUndefined();
+  });
+
+  it("decodes long strings of any length up to the limit", () => {
+    const text = "é".repeat(40_000); // 80 000 UTF-8 bytes
+    const bytes = encodeAmf0([text]);
+    expect(bytes.subarray(0, 5)).toEqual(hex("0c 00013880"));
+    expect(decodeAmf0(bytes)).toEqual([text]);
+    expect(errorCode(() => decodeAmf0(bytes, { maxStringLength: 79_999 }))).toBe(RtmpErrorCode.amfLength);
+  });
+
+  it("decodes dates, including ones outside the representable range", () => {
+    const [date] = decodeAmf0(encodeAmf0([new Date(Date.UTC(2024, 1, 29, 12))])) as [Date];
+    expect(date.toISOString()).toBe("2024-02-29T12:00:00.000Z");
+    const [invalid] = decodeAmf0(hex("0b 7ff0000000000000 0000")) as [Date]; // +Infinity ms
+    expect(Number.isNaN(invalid.getTime())).toBe(true);
+  });
+});
+
+describe("AMF0 round trips", () => {
   it("round-trips nested values", () => {
-    const value: AmfValue[] = [
+    const values: AmfValue[] = [
       "onStatus",
       0,
       null,
       {
         level: "status",
         code: "NetStream.Play.Start",
-        list: [1, [2, { deep: [true, null, undefined] }]],
+        list: [1, [2, { deep: [true, null, undefined, "", Number.NaN, -0, Infinity] }]],
         when: new Date(5),
+        bytes: Buffer.from("hi"),
+        "": "empty key",
+        ключ: "значение",
       },
     ];
-    expect(decodeAmf0(encodeAmf0(value))).toEqual(value);
+    expect(decodeAmf0(encodeAmf0(values))).toEqual(values);
   });
 
-  it("does not let a __proto__ key change the prototype", () => {
-    const bytes = hex("03 0009 5f5f70726f746f5f5f 03 0001 78 01 01 0000 09 0000 09");
-    const [object] = decodeAmf0(bytes) as [Record<string, unknown>];
-    expect(Object.getPrototypeOf(object)).toBe(Object.prototype);
-    expect(Object.hasOwn(object, "__proto__")).toBe(true);
+  it("round-trips an ECMA array as a plain object", () => {
+    const entries = { duration: 12.5, stereo: true, encoder: "onair" };
+    expect(decodeAmf0(encodeAmf0([new AmfEcmaArray(entries)]))).toEqual([entries]);
+  });
+
+  it("encodes nothing as an empty buffer", () => {
+    expect(encodeAmf0([])).toEqual(Buffer.alloc(0));
+    expect(decodeAmf0(Buffer.alloc(0))).toEqual([]);
+  });
+
+  it("encodes into a buffer of exactly the encoded size", () => {
+    const bytes = encodeAmf0(["x".repeat(70_000), { a: [1, 2, 3] }]);
+    expect(bytes.length).toBe(5 + 70_000 + 1 + 2 + 1 + 1 + 4 + 3 * 9 + 3);
   });
 });
 
 describe("AMF0 bad input", () => {
-  const code = (bytes: Buffer, limits?: Parameters<typeof decodeAmf0>[1]): string => {
-    try {
-      decodeAmf0(bytes, limits);
-    } catch (error) {
-      expect(error).toBeInstanceOf(RtmpProtocolError);
-      return (error as RtmpProtocolError).code;
-    }
-    return "no error";
-  };
+  const cases: { name: string; bytes: Buffer; limits?: AmfLimits; code: string }[] = [
+    { name: "number cut short", bytes: hex("00 3ff0"), code: RtmpErrorCode.amfTruncated },
+    { name: "boolean without a value", bytes: hex("01"), code: RtmpErrorCode.amfTruncated },
+    { name: "string longer than the buffer", bytes: hex("02 0010 6162"), code: RtmpErrorCode.amfTruncated },
+    { name: "long string of 4 GiB", bytes: hex("0c ffffffff 61"), code: RtmpErrorCode.amfLength },
+    {
+      name: "long string longer than the buffer",
+      bytes: hex("0c 00000100 61"),
+      code: RtmpErrorCode.amfTruncated,
+    },
+    { name: "object without an end", bytes: hex("03 0001 61"), code: RtmpErrorCode.amfTruncated },
+    { name: "object key cut short", bytes: hex("03 00"), code: RtmpErrorCode.amfTruncated },
+    { name: "strict array over the item limit", bytes: hex("0a ffffffff"), code: RtmpErrorCode.amfLength },
+    {
+      name: "strict array longer than the buffer",
+      bytes: hex("0a 00001000 05"),
+      code: RtmpErrorCode.amfTruncated,
+    },
+    {
+      name: "object over the item limit",
+      bytes: hex("03  0001 61 05  0001 62 05  0001 63 05  0000 09"),
+      limits: { maxItems: 2 },
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "ECMA array over the item limit",
+      bytes: hex("08 00000001  0001 61 05  0001 62 05  0000 09"),
+      limits: { maxItems: 1 },
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "string over the string limit",
+      bytes: hex("02 0003 616263"),
+      limits: { maxStringLength: 2 },
+      code: RtmpErrorCode.amfLength,
+    },
+    { name: "date cut short", bytes: hex("0b 0000000000000000 00"), code: RtmpErrorCode.amfTruncated },
+    { name: "movie clip marker", bytes: hex("04"), code: RtmpErrorCode.amfType },
+    { name: "record set marker", bytes: hex("0e"), code: RtmpErrorCode.amfType },
+    { name: "object end outside an object", bytes: hex("09"), code: RtmpErrorCode.amfType },
+    { name: "unknown marker", bytes: hex("12"), code: RtmpErrorCode.amfType },
+    { name: "marker 0xff", bytes: hex("ff"), code: RtmpErrorCode.amfType },
+    { name: "reference before any object", bytes: hex("07 0000"), code: RtmpErrorCode.amfReference },
+    {
+      name: "reference past the objects seen",
+      bytes: hex("0a 00000001 07 0001"),
+      code: RtmpErrorCode.amfReference,
+    },
+    { name: "reference cut short", bytes: hex("07 00"), code: RtmpErrorCode.amfTruncated },
+    { name: "AMF3 dictionary behind a switch", bytes: hex("11 11 03 00"), code: RtmpErrorCode.amfType },
+    { name: "switch with nothing after it", bytes: hex("11"), code: RtmpErrorCode.amfTruncated },
+    {
+      name: "nesting past maxDepth",
+      bytes: Buffer.concat([Buffer.alloc(6 * 5, hex("0a 00000001")), hex("05")]),
+      limits: { maxDepth: 5 },
+      code: RtmpErrorCode.amfDepth,
+    },
+    {
+      name: "AMF3 nesting behind a switch counts toward the same depth",
+      bytes: Buffer.concat([hex("0a 00000001 11"), Buffer.alloc(5 * 3, hex("09 03 01")), hex("01")]),
+      limits: { maxDepth: 5 },
+      code: RtmpErrorCode.amfDepth,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.code}`, () => {
+      expect(errorCode(() => decodeAmf0(c.bytes, c.limits))).toBe(c.code);
+    });
+  }
 
-  it("fails with typed errors", () => {
-    expect(code(hex("00 3ff0"))).toBe(RtmpErrorCode.amfTruncated);
-    expect(code(hex("02 0010 6162"))).toBe(RtmpErrorCode.amfTruncated);
-    expect(code(hex("0a ffffffff"))).toBe(RtmpErrorCode.amfLength);
-    expect(code(hex("0a 00001000 05"))).toBe(RtmpErrorCode.amfTruncated);
-    expect(code(hex("04"))).toBe(RtmpErrorCode.amfType);
-    expect(code(hex("0e"))).toBe(RtmpErrorCode.amfType);
-    expect(code(hex("ff"))).toBe(RtmpErrorCode.amfType);
-    expect(code(hex("07 0000"))).toBe(RtmpErrorCode.amfReference);
-    expect(code(hex("03 0001 61"))).toBe(RtmpErrorCode.amfTruncated);
-    expect(code(hex("0c 00200000"), { maxStringLength: 1000 })).toBe(RtmpErrorCode.amfLength);
+  it("accepts nesting exactly at maxDepth", () => {
+    const bytes = Buffer.concat([Buffer.alloc(5 * 5, hex("0a 00000001")), hex("05")]);
+    expect(errorCode(() => decodeAmf0(bytes, { maxDepth: 5 }))).toBe("no error");
+  });
+});
+
+describe("AMF0 encoder refusals", () => {
+  it("refuses a cycle with amfDepth instead of overflowing the stack", () => {
+    const object: AmfObject = {};
+    object.self = object;
+    expect(errorCode(() => encodeAmf0([object]))).toBe(RtmpErrorCode.amfDepth);
+    const array: AmfValue[] = [];
+    array.push(array);
+    expect(errorCode(() => encodeAmf0([array]))).toBe(RtmpErrorCode.amfDepth);
   });
 
-  it("stops 100k-deep nesting of every container at the depth limit", () => {
-    const depth = 100_000;
-    const objects = Buffer.concat([Buffer.alloc(depth * 4, hex("03 0001 61")), hex("05")]);
-    const strict = Buffer.concat([Buffer.alloc(depth * 5, hex("0a 00000001")), hex("05")]);
-    const ecma = Buffer.concat([Buffer.alloc(depth * 8, hex("08 00000001 0001 61")), hex("05")]);
-    for (const bytes of [objects, strict, ecma]) expect(code(bytes)).toBe(RtmpErrorCode.amfDepth);
-    expect(code(Buffer.concat([Buffer.alloc(10 * 5, hex("0a 00000001")), hex("05")]), { maxDepth: 5 })).toBe(
-      RtmpErrorCode.amfDepth,
-    );
+  it("encodes 64 levels and refuses 65", () => {
+    const nest = (levels: number): AmfValue => (levels === 0 ? 1 : [nest(levels - 1)]);
+    expect(decodeAmf0(encodeAmf0([nest(64)]))).toEqual([nest(64)]);
+    expect(errorCode(() => encodeAmf0([nest(65)]))).toBe(RtmpErrorCode.amfDepth);
+  });
+
+  it("refuses an object key over 65535 bytes", () => {
+    expect(errorCode(() => encodeAmf0([{ ["k".repeat(65_536)]: 1 }]))).toBe(RtmpErrorCode.amfLength);
   });
 });

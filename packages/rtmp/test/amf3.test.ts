@@ -1,111 +1,194 @@
 import { describe, expect, it } from "vitest";
-import {
-  AmfEcmaArray,
-  type AmfValue,
-  decodeAmf3,
-  encodeAmf3,
-  RtmpErrorCode,
-  RtmpProtocolError,
-} from "../src/index.js";
+import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/amf.js";
+import { decodeAmf3, encodeAmf3 } from "../src/amf3.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
+import { amf3Vectors, hex } from "./amf-vectors.js";
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/#[^\n]*/g, "").replace(/\s+/g, ""), "hex");
-
-/** Golden AMF3 vectors (AMF3 spec section 3). */
-const vectors: { name: string; value: AmfValue; bytes: Buffer; decodeOnly?: boolean }[] = [
-  { name: "undefined", value: undefined, bytes: hex("00") },
-  { name: "null", value: null, bytes: hex("01") },
-  { name: "false", value: false, bytes: hex("02") },
-  { name: "true", value: true, bytes: hex("03") },
-  { name: "integer 0", value: 0, bytes: hex("04 00") },
-  { name: "integer 127 (1-byte U29)", value: 127, bytes: hex("04 7f") },
-  { name: "integer 128 (2-byte U29)", value: 128, bytes: hex("04 8100") },
-  { name: "integer 16384 (3-byte U29)", value: 16384, bytes: hex("04 818000") },
-  { name: "integer 2^28-1 (4-byte U29)", value: 0x0fffffff, bytes: hex("04 bfffffff") },
-  { name: "integer -1", value: -1, bytes: hex("04 ffffffff") },
-  { name: "integer -2^28", value: -0x10000000, bytes: hex("04 c0808000") },
-  { name: "2^28 as double", value: 0x10000000, bytes: hex("05 41b0000000000000") },
-  { name: "1.5 as double", value: 1.5, bytes: hex("05 3ff8000000000000") },
-  { name: "string", value: "abc", bytes: hex("06 07 616263") },
-  { name: "empty string", value: "", bytes: hex("06 01") },
-  { name: "date", value: new Date(0), bytes: hex("08 01 0000000000000000") },
-  { name: "dense array", value: [1, "a"], bytes: hex("09 05 01 04 01 06 03 61") },
-  { name: "anonymous dynamic object", value: { a: 1 }, bytes: hex("0a 0b 01 03 61 04 01 01") },
-  { name: "byte array", value: Buffer.from([9, 8, 7]), bytes: hex("0c 07 090807") },
-  {
-    name: "sealed typed object",
-    value: { x: 1, y: 2 },
-    bytes: hex("0a 23 07 506f73   03 78 03 79   04 01 04 02"), // traits: 2 sealed, class "Pos", members x,y
-    decodeOnly: true,
-  },
-  { name: "xml decodes as string", value: "<a/>", bytes: hex("0b 09 3c612f3e"), decodeOnly: true },
-  { name: "vector of int", value: [1, -1], bytes: hex("0d 05 00 00000001 ffffffff"), decodeOnly: true },
-];
+/** The error code `run` throws, or "no error"; anything but an RtmpProtocolError fails the test. */
+function errorCode(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RtmpProtocolError);
+    return (error as RtmpProtocolError).code;
+  }
+  return "no error";
+}
 
 describe("AMF3 golden vectors", () => {
-  for (const v of vectors) {
-    it(`decodes ${v.name}`, () => {
-      expect(decodeAmf3(v.bytes)).toEqual([v.value]);
+  for (const vector of amf3Vectors) {
+    it(`decodes ${vector.name}`, () => {
+      expect(decodeAmf3(vector.bytes)).toEqual(vector.decoded ?? vector.values);
     });
-    if (!v.decodeOnly) {
-      it(`encodes ${v.name}`, () => {
-        expect(encodeAmf3([v.value]).toString("hex")).toBe(v.bytes.toString("hex"));
+    if (vector.encodes !== false) {
+      it(`encodes ${vector.name}`, () => {
+        expect(encodeAmf3(vector.values).toString("hex")).toBe(vector.bytes.toString("hex"));
       });
     }
   }
+});
 
-  it("resolves string, object and trait references", () => {
-    // [ {n:"ab"}, {n:"ab"} ] with the second object using trait ref 0 and string ref 1 ("ab"):
-    // strings table: "n" (0), "ab" (1).
-    const bytes = hex(`09 05 01
-      0a 13 01 03 6e  06 05 6162   # object, traits inline: 1 sealed member "n", value "ab"
-      0a 01 06 02                  # object, traits reference 0, value: string reference 1`);
-    const [array] = decodeAmf3(bytes) as [AmfValue[]];
-    expect(array[0]).toEqual({ n: "ab" });
-    expect(array[1]).toEqual({ n: "ab" });
-    // An object reference: [x, ref 1] where reference 1 is the inner object.
+describe("AMF3 references", () => {
+  it("resolves an object reference to the same object", () => {
     const [outer] = decodeAmf3(hex("09 05 01  0a 0b 01 03 61 04 01 01  0a 02")) as [AmfValue[]];
     expect(outer[1]).toBe(outer[0]);
   });
 
-  it("round-trips nested values, including associative arrays", () => {
-    const value: AmfValue[] = [
-      { list: [1, 2.5, "x", null, undefined, true], nested: { deep: [new Date(7), Buffer.from("hi")] } },
+  it("resolves a date reference to the same Date", () => {
+    const [first, second] = decodeAmf3(hex("08 01 408f400000000000  08 00"));
+    expect(second).toBe(first);
+  });
+
+  it("resolves a reference from inside an array to the array itself", () => {
+    const [dense] = decodeAmf3(hex("09 03 01  09 00")) as [AmfValue[]];
+    expect(dense[0]).toBe(dense);
+    // The same with an associative part: {self: itself}.
+    const [associative] = decodeAmf3(hex("09 01  09 73656c66 09 00  01")) as [AmfObject];
+    expect(associative.self).toBe(associative);
+  });
+
+  it("resolves a reference from inside an object to the object itself", () => {
+    const [object] = decodeAmf3(hex("0a 0b 01  09 73656c66 0a 00  01")) as [AmfObject];
+    expect(object.self).toBe(object);
+  });
+
+  it("shares traits between objects through a trait reference, dynamic members included", () => {
+    // Traits 0: class "P", dynamic, sealed member "a". Second object: traits reference 0.
+    const bytes = hex(`09 05 01
+      0a 1b 03 50 03 61  04 01  03 62 04 02 01   # {a: 1, b: 2}
+      0a 01              04 03  01               # {a: 3}`);
+    expect(decodeAmf3(bytes)).toEqual([[{ a: 1, b: 2 }, { a: 3 }]]);
+  });
+
+  it("keeps ByteArrays as copies, not views of the input", () => {
+    const input = hex("0c 07 090807");
+    const [bytes] = decodeAmf3(input) as [Buffer];
+    input[2] = 0;
+    expect(bytes).toEqual(Buffer.from([9, 8, 7]));
+  });
+});
+
+describe("AMF3 round trips", () => {
+  it("round-trips nested values", () => {
+    const values: AmfValue[] = [
+      {
+        list: [1, 2.5, "x", null, undefined, true, false, -0, Number.NaN, 2 ** 40, -(2 ** 28)],
+        nested: { deep: [new Date(7), Buffer.from("hi"), ""] },
+        ключ: "значение",
+      },
       -5,
       1e20,
+      "é".repeat(40_000),
     ];
-    expect(decodeAmf3(encodeAmf3(value))).toEqual(value);
+    expect(decodeAmf3(encodeAmf3(values))).toEqual(values);
+  });
+
+  it("round-trips an AmfEcmaArray as a plain object (an empty one as an empty array)", () => {
     expect(decodeAmf3(encodeAmf3([new AmfEcmaArray({ a: 1, b: "c" })]))).toEqual([{ a: 1, b: "c" }]);
+    expect(decodeAmf3(encodeAmf3([new AmfEcmaArray({})]))).toEqual([[]]);
+  });
+
+  it("writes every U29 size at its boundaries", () => {
+    const edges = [0, 0x7f, 0x80, 0x3fff, 0x4000, 0x1fffff, 0x200000, 0x0fffffff, -1, -0x80, -0x10000000];
+    expect(decodeAmf3(encodeAmf3(edges))).toEqual(edges);
+  });
+
+  it("encodes into a buffer of exactly the encoded size", () => {
+    // array marker, U29 6|1 = 1 byte, associative end, 3 integers of 1, 2 and 3 bytes
+    expect(encodeAmf3([[1, 200, 20_000]]).length).toBe(1 + 1 + 1 + 2 + 3 + 4);
   });
 });
 
 describe("AMF3 bad input", () => {
-  const code = (bytes: Buffer): string => {
-    try {
-      decodeAmf3(bytes);
-    } catch (error) {
-      expect(error).toBeInstanceOf(RtmpProtocolError);
-      return (error as RtmpProtocolError).code;
-    }
-    return "no error";
-  };
+  const cases: { name: string; bytes: Buffer; limits?: AmfLimits; code: string }[] = [
+    { name: "U29 cut short", bytes: hex("04 ff"), code: RtmpErrorCode.amfTruncated },
+    { name: "double cut short", bytes: hex("05 3ff8"), code: RtmpErrorCode.amfTruncated },
+    { name: "string longer than the buffer", bytes: hex("06 07 61"), code: RtmpErrorCode.amfTruncated },
+    { name: "string of 2^28 - 1 bytes", bytes: hex("06 ffffffff"), code: RtmpErrorCode.amfLength },
+    { name: "string reference never seen", bytes: hex("06 00"), code: RtmpErrorCode.amfReference },
+    { name: "object reference never seen", bytes: hex("0a 00"), code: RtmpErrorCode.amfReference },
+    { name: "date reference never seen", bytes: hex("08 02"), code: RtmpErrorCode.amfReference },
+    { name: "array reference never seen", bytes: hex("09 00"), code: RtmpErrorCode.amfReference },
+    { name: "trait reference never seen", bytes: hex("0a 01"), code: RtmpErrorCode.amfReference },
+    { name: "externalizable object", bytes: hex("0a 07 01"), code: RtmpErrorCode.amfType },
+    { name: "dictionary", bytes: hex("11 03 00"), code: RtmpErrorCode.amfType },
+    { name: "unknown marker", bytes: hex("12"), code: RtmpErrorCode.amfType },
+    { name: "dense array over the item limit", bytes: hex("09 bfffffff 01"), code: RtmpErrorCode.amfLength },
+    {
+      name: "dense array longer than the buffer",
+      bytes: hex("09 8101 01 01"),
+      code: RtmpErrorCode.amfTruncated,
+    },
+    {
+      name: "associative part over the item limit",
+      bytes: hex("09 01  03 61 01  03 62 01  03 63 01  01"),
+      limits: { maxItems: 2 },
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "dynamic members over the item limit",
+      bytes: hex("0a 0b 01  03 61 01  03 62 01  01"),
+      limits: { maxItems: 1 },
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "sealed members over the item limit",
+      bytes: hex("0a bfffff03 01"),
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "sealed members longer than the buffer",
+      bytes: hex("0a 8103 01 03 61"),
+      code: RtmpErrorCode.amfTruncated,
+    },
+    { name: "byte array longer than the buffer", bytes: hex("0c 7f 00"), code: RtmpErrorCode.amfTruncated },
+    {
+      name: "byte array over the string limit",
+      bytes: hex("0c 09 00010203"),
+      limits: { maxStringLength: 3 },
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "vector of double longer than the buffer",
+      bytes: hex("0f 05 00 3ff8000000000000"),
+      code: RtmpErrorCode.amfTruncated,
+    },
+    {
+      name: "vector of int over the item limit",
+      bytes: hex("0d 07 00 00000001 00000002 00000003"),
+      limits: { maxItems: 2 },
+      code: RtmpErrorCode.amfLength,
+    },
+    {
+      name: "nesting past maxDepth",
+      bytes: Buffer.concat([Buffer.alloc(4 * 3, hex("09 03 01")), hex("01")]),
+      limits: { maxDepth: 3 },
+      code: RtmpErrorCode.amfDepth,
+    },
+    {
+      name: "object vectors count toward the depth",
+      bytes: Buffer.concat([Buffer.alloc(4 * 4, hex("10 03 00 01")), hex("01")]),
+      limits: { maxDepth: 3 },
+      code: RtmpErrorCode.amfDepth,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.code}`, () => {
+      expect(errorCode(() => decodeAmf3(c.bytes, c.limits))).toBe(c.code);
+    });
+  }
+});
 
-  it("fails with typed errors", () => {
-    expect(code(hex("04 ff"))).toBe(RtmpErrorCode.amfTruncated);
-    expect(code(hex("06 00"))).toBe(RtmpErrorCode.amfReference);
-    expect(code(hex("0a 00"))).toBe(RtmpErrorCode.amfReference);
-    expect(code(hex("0a 01"))).toBe(RtmpErrorCode.amfReference);
-    expect(code(hex("0a 07 01"))).toBe(RtmpErrorCode.amfType);
-    expect(code(hex("11 03 00"))).toBe(RtmpErrorCode.amfType);
-    expect(code(hex("09 bfffffff 01"))).toBe(RtmpErrorCode.amfLength);
-    expect(code(hex("0c 7f 00"))).toBe(RtmpErrorCode.amfTruncated);
-    expect(code(hex("12"))).toBe(RtmpErrorCode.amfType);
+describe("AMF3 encoder refusals", () => {
+  it("refuses a cycle with amfDepth instead of overflowing the stack", () => {
+    const object: AmfObject = {};
+    object.self = { list: [object] };
+    expect(errorCode(() => encodeAmf3([object]))).toBe(RtmpErrorCode.amfDepth);
   });
 
-  it("stops 100k-deep arrays and objects at the depth limit", () => {
-    const depth = 100_000;
-    const arrays = Buffer.concat([Buffer.alloc(depth * 3, hex("09 03 01")), hex("01")]);
-    const objects = Buffer.concat([Buffer.alloc(depth * 5, hex("0a 0b 01 03 61")), hex("01")]);
-    expect(code(arrays)).toBe(RtmpErrorCode.amfDepth);
-    expect(code(objects)).toBe(RtmpErrorCode.amfDepth);
+  it("encodes 64 levels and refuses 65", () => {
+    const nest = (levels: number): AmfValue => (levels === 0 ? 1 : { a: nest(levels - 1) });
+    expect(decodeAmf3(encodeAmf3([nest(64)]))).toEqual([nest(64)]);
+    expect(errorCode(() => encodeAmf3([nest(65)]))).toBe(RtmpErrorCode.amfDepth);
   });
 });
