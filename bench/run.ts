@@ -4,7 +4,7 @@
  *
  * Flags: --quick (small N, short windows: the CI smoke), --players 100,500,1000, --seconds 10,
  *        --servers onair,nms,nginx, --protocols rtmp,http-flv,ws-flv, --window 0,20 (onair's batch windows, ms),
- *        --out bench/results/latest.json
+ *        --out bench/results/latest.json, --profile DIR (onair runs under `node --cpu-prof`, profiles in DIR)
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     protocols: { type: "string" },
     window: { type: "string" },
     out: { type: "string" },
+    profile: { type: "string" },
   },
 });
 const quick = values.quick === true;
@@ -117,6 +118,7 @@ async function startServer(name: string, batchWindow: number): Promise<ServerUnd
   const httpPort = await freePort();
   if (name === "onair") {
     const child = spawnServer("node", [
+      ...(values.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${values.profile}`]),
       "--conditions=source",
       "--import",
       "tsx",
@@ -190,11 +192,11 @@ async function startServer(name: string, batchWindow: number): Promise<ServerUnd
   };
 }
 
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
+/** utime and stime of a process, in seconds. */
+function cpuSeconds(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 function rssMb(pid: number): number {
@@ -222,6 +224,8 @@ interface Row {
   ttfkP50: number;
   ttfkMax: number;
   cpuSecondsPerGb: number;
+  /** The share of that CPU spent in the kernel (stime). */
+  systemShare: number;
   rssMb: number;
   rssAboveIdleMb: number;
   deliveredMb: number;
@@ -265,7 +269,7 @@ async function measure(
     String(warmupMs),
     String(windowMs),
   ]);
-  let cpuStart = 0;
+  let cpuStart = { user: 0, system: 0 };
   await waitFor(
     () => load.stderr().includes("window start") || load.child.exitCode !== null,
     120_000,
@@ -302,7 +306,9 @@ async function measure(
     ttfbMax: ttfb[ttfb.length - 1] ?? Number.NaN,
     ttfkP50: percentile(ttfk, 50),
     ttfkMax: ttfk[ttfk.length - 1] ?? Number.NaN,
-    cpuSecondsPerGb: (cpuEnd - cpuStart) / (delivered / 1e9),
+    cpuSecondsPerGb: (cpuEnd.user + cpuEnd.system - cpuStart.user - cpuStart.system) / (delivered / 1e9),
+    systemShare:
+      (cpuEnd.system - cpuStart.system) / (cpuEnd.user + cpuEnd.system - cpuStart.user - cpuStart.system),
     rssMb: rss,
     rssAboveIdleMb: rss - idleRss,
     deliveredMb: delivered / 1e6,
@@ -313,12 +319,12 @@ const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(d
 
 function printTable(rows: Row[]): string {
   const lines = [
-    "| server | protocol | players | connected | kbps min / p10 / median | first byte p50 / max ms | first keyframe p50 / max ms | CPU s per GB | RSS MB (above idle) |",
+    "| server | protocol | players | connected | kbps min / p10 / median | first byte p50 / max ms | first keyframe p50 / max ms | CPU s per GB (kernel %) | RSS MB (above idle) |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.server} | ${r.protocol} | ${r.players} | ${r.connected} | ${fmt(r.kbpsMin, 0)} / ${fmt(r.kbpsP10, 0)} / ${fmt(r.kbpsMedian, 0)} | ${fmt(r.ttfbP50, 0)} / ${fmt(r.ttfbMax, 0)} | ${fmt(r.ttfkP50, 0)} / ${fmt(r.ttfkMax, 0)} | ${fmt(r.cpuSecondsPerGb, 2)} | ${fmt(r.rssMb, 0)} (${fmt(r.rssAboveIdleMb, 0)}) |`,
+      `| ${r.server} | ${r.protocol} | ${r.players} | ${r.connected} | ${fmt(r.kbpsMin, 0)} / ${fmt(r.kbpsP10, 0)} / ${fmt(r.kbpsMedian, 0)} | ${fmt(r.ttfbP50, 0)} / ${fmt(r.ttfbMax, 0)} | ${fmt(r.ttfkP50, 0)} / ${fmt(r.ttfkMax, 0)} | ${fmt(r.cpuSecondsPerGb, 2)} (${fmt(r.systemShare * 100, 0)}%) | ${fmt(r.rssMb, 0)} (${fmt(r.rssAboveIdleMb, 0)}) |`,
     );
   }
   const ratios = ["", "onair's ratios to the anchors of this run (CPU per GB; < 1 is better):", ""];

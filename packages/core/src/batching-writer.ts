@@ -4,22 +4,38 @@ import type { StreamInfo, StreamWriter } from "./stream-types.js";
 /** The part of a Node writable (net.Socket, http.ServerResponse, ...) a writer needs. */
 export interface ByteOutput {
   write(chunk: Buffer): boolean;
-  cork(): void;
-  uncork(): void;
   readonly writableLength: number;
 }
 
 /**
+ * The last multi-part batch flushed for an encoder. Players in step with the stream queue the
+ * same parts in the same window, so the first of them to flush joins the parts and the rest
+ * write that same Buffer: one copy per window, then one plain write per player.
+ */
+interface SharedBatch {
+  parts: Buffer[];
+  bytes: Buffer;
+}
+const lastBatchByEncoder = new WeakMap<WireEncoder, SharedBatch>();
+
+function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
  * A {@link StreamWriter} over a byte output. Packets are encoded through a shared
- * {@link WireEncoder} (so every writer of that form writes the same Buffer), queued, and handed
- * to the output in one corked burst on `flush()` — net.Socket turns that into one writev.
- * Subclasses say what goes out when the stream starts and how the transport ends.
+ * {@link WireEncoder} (so every writer of that form writes the same Buffer) and queued; `flush()`
+ * hands the queue to the output as one Buffer, shared with every other writer of the encoder
+ * that queued the same parts. Subclasses say what goes out when the stream starts and how the
+ * transport ends.
  */
 export abstract class BatchingWriter implements StreamWriter {
   readonly info: StreamInfo;
   readonly #output: ByteOutput;
   readonly #encoder: WireEncoder;
-  #queue: Buffer[] = [];
+  readonly #queue: Buffer[] = [];
   #queuedBytes = 0;
   #closed = false;
   #closeListeners: ((error?: Error) => void)[] = [];
@@ -47,7 +63,10 @@ export abstract class BatchingWriter implements StreamWriter {
     this.#queuedBytes += bytes.length;
   }
 
-  /** Queue bytes of this writer only (a file header, a status message), in order with packets. */
+  /**
+   * Queue bytes in order with packets (a file header, ...). A Buffer reused across writers (a
+   * constant header) keeps the batch shareable; a fresh one makes it this writer's own.
+   */
   protected writeBytes(bytes: Buffer): void {
     if (this.#closed) return;
     this.#queue.push(bytes);
@@ -57,16 +76,17 @@ export abstract class BatchingWriter implements StreamWriter {
   flush(): void {
     const queue = this.#queue;
     if (queue.length === 0 || this.#closed) return;
-    const output = this.#output;
-    if (queue.length === 1) {
-      output.write(queue[0]);
-    } else {
-      output.cork();
-      for (let i = 0; i < queue.length; i++) output.write(queue[i]);
-      output.uncork();
-    }
+    this.#output.write(queue.length === 1 ? queue[0] : this.#joined(queue));
     queue.length = 0;
     this.#queuedBytes = 0;
+  }
+
+  #joined(queue: Buffer[]): Buffer {
+    const shared = lastBatchByEncoder.get(this.#encoder);
+    if (shared !== undefined && sameParts(shared.parts, queue)) return shared.bytes;
+    const bytes = Buffer.concat(queue, this.#queuedBytes);
+    lastBatchByEncoder.set(this.#encoder, { parts: queue.slice(), bytes });
+    return bytes;
   }
 
   /** End this writer; `end(error)` lets the subclass finish its transport. Idempotent. */
@@ -74,7 +94,7 @@ export abstract class BatchingWriter implements StreamWriter {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
-    this.#queue = [];
+    this.#queue.length = 0;
     this.#queuedBytes = 0;
     this.end(error);
     const listeners = this.#closeListeners;

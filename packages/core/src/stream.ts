@@ -45,8 +45,10 @@ export class Stream implements PacketSink {
   #reader: StreamReader | undefined;
   #subscribers: Subscriber[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
+  #flushQueued = false;
   #flushAll = (): void => {
     this.#flushTimer = undefined;
+    this.#flushQueued = false;
     for (const subscriber of this.#subscribers) subscriber.writer.flush();
   };
   #packets = 0;
@@ -162,9 +164,16 @@ export class Stream implements PacketSink {
         continue;
       }
       writer.write(packet);
-      if (immediate) writer.flush();
     }
-    if (!immediate && this.#flushTimer === undefined && subscribers.length > 0) {
+    if (subscribers.length === 0) return;
+    if (immediate) {
+      // No window: write once the reader has handed over everything it read in this turn of
+      // the event loop (often an audio and a video packet together), adding no delay.
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(this.#flushAll);
+      }
+    } else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(this.#flushAll, this.#options.batchWindowMs);
     }
   }

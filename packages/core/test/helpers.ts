@@ -14,25 +14,20 @@ export function info(key: string, prefix = "x"): StreamInfo {
   return { key, app, name, url: `test://${key}`, id: nextStreamId(prefix) };
 }
 
-/** Records every write and how many corked bursts there were. */
+/** Records every write. */
 export class RecordingOutput implements ByteOutput {
   chunks: Buffer[] = [];
-  bursts = 0;
-  #corked = 0;
   /** Pretend the kernel holds this many bytes (for slow-player tests). */
   writableLength = 0;
   write(chunk: Buffer): boolean {
     this.chunks.push(chunk);
-    if (this.#corked === 0) this.bursts += 1;
     return true;
   }
-  cork(): void {
-    if (this.#corked === 0) this.bursts += 1;
-    this.#corked += 1;
-  }
-  uncork(): void {
-    this.#corked -= 1;
-  }
+}
+
+/** Lets queued microtasks run: with a window of 0 the hub writes once the current turn ends. */
+export async function settle(): Promise<void> {
+  await Promise.resolve();
 }
 
 /** Encodes a packet as "<kind>:<timestamp>" so tests can read what a writer got. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { StreamError, StreamErrorCode, StreamHub } from "../src/index.js";
-import { LabelEncoder, packets, RecordingOutput, source, TestWriter } from "./helpers.js";
+import { LabelEncoder, packets, RecordingOutput, settle, source, TestWriter } from "./helpers.js";
 
 function publishHeadersAndGop(push: (p: ReturnType<typeof packets.key>) => void): void {
   push(packets.meta());
@@ -19,7 +19,7 @@ describe("StreamHub", () => {
     vi.useRealTimers();
   });
 
-  it("gives a late player metadata, sequence headers and the GOP from the last keyframe first", () => {
+  it("gives a late player metadata, sequence headers and the GOP from the last keyframe first", async () => {
     const hub = new StreamHub({ batchWindowMs: 0 });
     const { source: reader } = source("live/a");
     hub.handleReader(reader);
@@ -29,6 +29,7 @@ describe("StreamHub", () => {
     expect(writer.started).toBe(1);
     expect(writer.text()).toBe("s:0;vH:0;aH:0;vK:66;a:70;v:100;");
     reader.push(packets.audio(110));
+    await settle();
     expect(writer.text().endsWith("a:110;")).toBe(true);
     hub.close();
   });
@@ -51,7 +52,7 @@ describe("StreamHub", () => {
     none.close();
   });
 
-  it("refuses a second publisher on a live key while the first goes on", () => {
+  it("refuses a second publisher on a live key while the first goes on", async () => {
     const hub = new StreamHub({ batchWindowMs: 0 });
     const first = source("live/a");
     const second = source("live/a");
@@ -67,11 +68,12 @@ describe("StreamHub", () => {
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
     hub.handleWriter(writer);
     first.source.push(packets.key(0));
+    await settle();
     expect(writer.text()).toBe("vK:0;");
     hub.close();
   });
 
-  it("encodes each packet once and writes the same Buffer to every player", () => {
+  it("encodes each packet once and writes the same Buffer to every player", async () => {
     const hub = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
     const { source: reader } = source("live/a");
     hub.handleReader(reader);
@@ -80,16 +82,20 @@ describe("StreamHub", () => {
     for (const w of writers) hub.handleWriter(w);
     reader.push(packets.key(0));
     reader.push(packets.inter(40));
+    await settle();
     expect(encoder.calls).toBe(2);
-    const first = writers[0].output.chunks;
-    for (const w of writers) {
-      expect(w.output.chunks[0]).toBe(first[0]);
-      expect(w.output.chunks[1]).toBe(first[1]);
-    }
+    // Both packets went out in one write, and that joined Buffer is shared by every player.
+    const [batch] = writers[0].output.chunks;
+    expect(batch.toString()).toBe("vK:0;v:40;");
+    for (const w of writers) expect(w.output.chunks).toEqual([batch]);
+    for (const w of writers) expect(w.output.chunks[0]).toBe(batch);
+    reader.push(packets.audio(50));
+    await settle();
+    for (const w of writers) expect(w.output.chunks[1]).toBe(writers[0].output.chunks[1]);
     hub.close();
   });
 
-  it("holds a player that comes first until the publisher arrives", () => {
+  it("holds a player that comes first until the publisher arrives", async () => {
     const hub = new StreamHub({ batchWindowMs: 0 });
     const writer = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
     hub.handleWriter(writer);
@@ -98,6 +104,7 @@ describe("StreamHub", () => {
     hub.handleReader(reader);
     expect(writer.started).toBe(1);
     reader.push(packets.key(0));
+    await settle();
     expect(writer.text()).toBe("vK:0;");
     hub.close();
   });
@@ -137,7 +144,7 @@ describe("StreamHub", () => {
     expect(hub.streams()).toHaveLength(0);
   });
 
-  it("keeps players through a republish within the grace period", () => {
+  it("keeps players through a republish within the grace period", async () => {
     vi.useFakeTimers();
     const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 2000 });
     const first = source("live/a");
@@ -150,6 +157,7 @@ describe("StreamHub", () => {
     const second = source("live/a");
     hub.handleReader(second.source);
     second.source.push(packets.key(5));
+    await settle();
     expect(writer.text()).toBe("vK:5;");
     expect(writer.started).toBe(1);
     second.source.end();
@@ -182,13 +190,15 @@ describe("StreamHub", () => {
     reader.push(packets.audio(10));
     reader.push(packets.inter(33));
     expect(writer.output.chunks).toHaveLength(0);
-    vi.advanceTimersByTime(50);
-    expect(writer.output.chunks).toHaveLength(3);
-    expect(writer.output.bursts).toBe(1);
+    vi.advanceTimersByTime(49);
+    expect(writer.output.chunks).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(writer.text()).toBe("vK:0;a:10;v:33;");
+    expect(writer.output.chunks).toHaveLength(1);
     hub.close();
   });
 
-  it("writes every packet at once with a window of 0", () => {
+  it("writes at the end of the turn that brought the packets with a window of 0", async () => {
     const hub = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
     const { source: reader } = source("live/a");
     hub.handleReader(reader);
@@ -196,7 +206,13 @@ describe("StreamHub", () => {
     hub.handleWriter(writer);
     reader.push(packets.key(0));
     reader.push(packets.audio(10));
-    expect(writer.output.bursts).toBe(2);
+    expect(writer.output.chunks).toHaveLength(0);
+    await settle();
+    expect(writer.text()).toBe("vK:0;a:10;");
+    expect(writer.output.chunks).toHaveLength(1);
+    reader.push(packets.inter(33));
+    await settle();
+    expect(writer.output.chunks.map(String)).toEqual(["vK:0;a:10;", "v:33;"]);
     hub.close();
   });
 
@@ -212,20 +228,24 @@ describe("StreamHub", () => {
     const healthy = new TestWriter("live/a", new RecordingOutput(), new LabelEncoder());
     hub.handleWriter(slow);
     hub.handleWriter(healthy);
-    reader.push(packets.key(0));
+    // One packet per turn of the event loop, as a live publisher sends them.
+    const push = async (packet: ReturnType<typeof packets.key>): Promise<void> => {
+      reader.push(packet);
+      await settle();
+    };
+    await push(packets.key(0));
     slow.output.writableLength = 2000; // the kernel buffer is full: this player is behind
-    reader.push(packets.inter(33));
-    reader.push(packets.audio(40));
+    await push(packets.inter(33));
+    await push(packets.audio(40));
     slow.output.writableLength = 0; // drained
-    reader.push(packets.inter(66)); // still skipping: not a keyframe
-    reader.push(packets.key(100)); // resumes here
+    await push(packets.inter(66)); // still skipping: not a keyframe
+    await push(packets.key(100)); // resumes here
     expect(slow.text()).toBe("vK:0;vK:100;");
     expect(healthy.text()).toBe("vK:0;v:33;a:40;v:66;vK:100;");
     slow.output.writableLength = 6000;
-    reader.push(packets.inter(133));
-    await Promise.resolve();
+    await push(packets.inter(133));
     expect((slow.endedWith as StreamError).code).toBe(StreamErrorCode.slowPlayer);
-    reader.push(packets.inter(166));
+    await push(packets.inter(166));
     expect(healthy.text().endsWith("v:133;v:166;")).toBe(true);
     expect(hub.get("live/a")?.writerCount).toBe(1);
     hub.close();

@@ -135,20 +135,25 @@ export function flvHandler(
       sendJson(res, 404, { error: "stream not live", stream: key }, cors, head);
       return;
     }
+    // A live body has no length: it runs until the connection closes (RFC 9112 6.3). That spares
+    // chunk framing, so each batch goes to the socket as one shared Buffer in one write.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
     res.writeHead(200, {
       ...corsHeaders(cors),
       "Content-Type": "video/x-flv",
       "Cache-Control": "no-cache",
-      Connection: "keep-alive",
     });
     if (head) {
       res.end();
       return;
     }
     res.flushHeaders();
+    const socket = res.socket;
+    if (socket === null) return;
     const writer = new FlvWriter(
       streamInfo(target, "http", req.headers.host ?? "localhost", req.socket),
-      res,
+      socket,
       (error) => {
         if (error !== undefined) debug("%s ended: %s", writer.info.id, error.message);
         // A player closed by the hub (slow, hub closing) is cut off; a normal end finishes the response.
@@ -191,8 +196,6 @@ class WebSocketOutput implements ByteOutput {
     this.socket.send(chunk, { binary: true });
     return true;
   }
-  cork(): void {}
-  uncork(): void {}
   get writableLength(): number {
     return this.socket.bufferedAmount;
   }

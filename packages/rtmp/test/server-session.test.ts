@@ -24,8 +24,6 @@ class FakeTransport implements SessionTransport {
       this.raw.push(chunk);
       return true;
     },
-    cork: () => {},
-    uncork: () => {},
     writableLength: 0,
   };
   send(message: RtmpMessage): void {
