@@ -7,7 +7,7 @@ import { hasFfmpeg, run, tempDir } from "../test-support/media-tools.js";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 describe.skipIf(!hasFfmpeg)("pnpm bench --quick", () => {
-  it("measures onair and node-media-server over RTMP and HTTP-FLV with sane numbers", async () => {
+  it("measures onair and node-media-server over RTMP and HTTP-FLV with sane numbers, batching on and off", async () => {
     const dir = tempDir();
     try {
       const out = `${dir.path}/smoke.json`;
@@ -21,6 +21,8 @@ describe.skipIf(!hasFfmpeg)("pnpm bench --quick", () => {
         "onair,nms",
         "--protocols",
         "rtmp,http-flv",
+        "--window",
+        "0,100",
         "--out",
         out,
       ]);
@@ -37,11 +39,13 @@ describe.skipIf(!hasFfmpeg)("pnpm bench --quick", () => {
           ttfkMax: number;
         }[];
       };
-      expect(rows.map((r) => `${r.server.split(" ")[0]} ${r.protocol}`)).toEqual([
-        "onair rtmp",
-        "onair http-flv",
-        "node-media-server rtmp",
-        "node-media-server http-flv",
+      expect(rows.map((r) => `${r.server} ${r.protocol}`)).toEqual([
+        "onair (window 0 ms) rtmp",
+        "onair (window 0 ms) http-flv",
+        "onair (window 100 ms) rtmp",
+        "onair (window 100 ms) http-flv",
+        "node-media-server 4.4.3 rtmp",
+        "node-media-server 4.4.3 http-flv",
       ]);
       for (const row of rows) {
         expect(row.connected).toBe(row.players);

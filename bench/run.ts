@@ -3,7 +3,8 @@
  * nginx-rtmp measured in the same run. See BENCHMARKS.md.
  *
  * Flags: --quick (small N, short windows: the CI smoke), --players 100,500,1000, --seconds 10,
- *        --servers onair,nms,nginx, --protocols rtmp,http-flv,ws-flv, --window 0,20 (onair's batch windows, ms),
+ *        --servers onair,nms,nginx, --protocols rtmp,http-flv,ws-flv, --window 0,100 (onair's batch windows,
+ *        ms; default 0 and the hub's default),
  *        --out bench/results/latest.json, --profile DIR (onair runs under `node --cpu-prof`, profiles in DIR)
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -11,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DEFAULT_BATCH_WINDOW_MS } from "@onair/core";
 import { freePort, hasCommand, run, tempDir, waitFor } from "../test-support/media-tools.js";
 import { NGINX_RTMP_MODULE, waitForListening } from "../test-support/nginx-rtmp.js";
 
@@ -30,10 +32,10 @@ const { values } = parseArgs({
 const quick = values.quick === true;
 const playerCounts = (values.players ?? (quick ? "5" : "100,500,1000")).split(",").map(Number);
 const windowMs = Number(values.seconds ?? (quick ? 3 : 10)) * 1000;
-const batchWindows = (values.window ?? "0").split(",").map(Number);
+const batchWindows = (values.window ?? `0,${DEFAULT_BATCH_WINDOW_MS}`).split(",").map(Number);
 const hasNginx = hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE);
 const servers = (values.servers ?? (hasNginx ? "onair,nms,nginx" : "onair,nms")).split(",");
-const protocols = (values.protocols ?? "rtmp,http-flv").split(",");
+const protocols = (values.protocols ?? (quick ? "rtmp,http-flv" : "rtmp,http-flv,ws-flv")).split(",");
 const out = values.out ?? join(root, quick ? "bench/.cache/smoke.json" : "bench/results/latest.json");
 
 /** The stream: 2.66 Mbps 720p30 H.264 + AAC with a 2 s GOP (small and short in quick mode). */

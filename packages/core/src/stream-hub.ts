@@ -8,7 +8,7 @@ import type { Handler, StreamInfo, StreamReader, StreamWriter } from "./stream-t
 const debug = createDebug("onair:core:hub");
 
 /** The default batching window; see {@link StreamHubOptions.batchWindowMs}. */
-export const DEFAULT_BATCH_WINDOW_MS = 20;
+export const DEFAULT_BATCH_WINDOW_MS = 100;
 
 export interface StreamHubOptions {
   /** GOPs kept for late players; 0 turns the cache off (headers are always kept). Default 1. */

@@ -9,7 +9,7 @@ export const USAGE = `Usage: onair [options]
   --flv-port <port>     HTTP-FLV and WebSocket-FLV port (default 7001)
   --flv-dir <dir>       record every stream to DIR/APP/NAME-<time>.flv (default off)
   --gop-cache <n>       GOPs kept for late players (default 1)
-  --batch-window <ms>   write batching window per player, 0 = immediate (default 20)
+  --batch-window <ms>   write batching window per player, 0 = immediate (default 100)
   -h, --help            show this help
 `;
 

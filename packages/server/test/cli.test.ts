@@ -17,7 +17,7 @@ describe("CLI options", () => {
   it("defaults to RTMP on 0.0.0.0:1935", () => {
     expect(parseCliOptions([])).toEqual({
       help: false,
-      options: { host: "0.0.0.0", rtmpPort: 1935, flvPort: 7001, hub: { gopCache: 1, batchWindowMs: 20 } },
+      options: { host: "0.0.0.0", rtmpPort: 1935, flvPort: 7001, hub: { gopCache: 1, batchWindowMs: 100 } },
     });
   });
 
