@@ -27,6 +27,7 @@ const warmupMs = Number(warmupArg);
 const windowMs = Number(windowArg);
 
 interface Player {
+  /** performance.now() at connect; first byte and first keyframe are ms after it, -1 until seen. */
   startedAt: number;
   ttfb: number;
   ttfk: number;
@@ -72,17 +73,17 @@ function rtmpPlayer(player: Player): void {
           ),
         );
       }
-    } else if (m.typeId === MessageType.video && player.ttfk === 0 && m.payload.length > 1) {
+    } else if (m.typeId === MessageType.video && player.ttfk < 0 && m.payload.length > 1) {
       const header = parseVideoTagHeader(m.payload);
       if (header.keyframe) {
-        player.ttfk = Date.now() - player.startedAt;
+        player.ttfk = performance.now() - player.startedAt;
         decoder = undefined; // from here on only count bytes
       }
     }
   };
   socket.on("connect", () => socket.write(handshake.start()));
   socket.on("data", (chunk: Buffer) => {
-    if (player.ttfb === 0 && !shaking) player.ttfb = Date.now() - player.startedAt;
+    if (player.ttfb < 0 && !shaking) player.ttfb = performance.now() - player.startedAt;
     player.bytes += chunk.length;
     if (player.bytes - acked > 2_000_000) {
       acked = player.bytes;
@@ -126,12 +127,12 @@ function flvPlayer(player: Player): void {
   const demuxer = new FlvDemuxer();
   let scanning = true;
   const onBytes = (chunk: Buffer): void => {
-    if (player.ttfb === 0) player.ttfb = Date.now() - player.startedAt;
+    if (player.ttfb < 0) player.ttfb = performance.now() - player.startedAt;
     player.bytes += chunk.length;
     if (!scanning) return;
     demuxer.push(chunk, (tag) => {
       if (scanning && tag.kind === "video" && tag.body.length > 1 && parseVideoTagHeader(tag.body).keyframe) {
-        player.ttfk = Date.now() - player.startedAt;
+        player.ttfk = performance.now() - player.startedAt;
         scanning = false;
       }
     });
@@ -208,8 +209,8 @@ const startedAll = Date.now();
 for (let i = 0; i < players; i++) {
   const player: Player = {
     startedAt: 0,
-    ttfb: 0,
-    ttfk: 0,
+    ttfb: -1,
+    ttfk: -1,
     bytes: 0,
     windowStartBytes: 0,
     windowEndBytes: 0,
@@ -219,7 +220,7 @@ for (let i = 0; i < players; i++) {
   const due = startedAll + i * interval;
   setTimeout(
     () => {
-      player.startedAt = Date.now();
+      player.startedAt = performance.now();
       if (protocol === "rtmp") rtmpPlayer(player);
       else flvPlayer(player);
     },
@@ -237,14 +238,15 @@ setTimeout(
         `${JSON.stringify({
           windowMs,
           players: results.map((p) => ({
-            ttfb: p.ttfb,
-            ttfk: p.ttfk,
+            ttfb: Math.round(p.ttfb * 10) / 10,
+            ttfk: Math.round(p.ttfk * 10) / 10,
             windowBytes: p.windowEndBytes - p.windowStartBytes,
             error: p.error,
           })),
         })}\n`,
+        // A pipe takes stdout asynchronously: exit once all of the report is out.
+        () => process.exit(0),
       );
-      process.exit(0);
     }, windowMs);
   },
   joinedAt - Date.now() + warmupMs,

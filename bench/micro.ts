@@ -1,9 +1,17 @@
 /**
  * Micro-benchmarks of the codecs on the hot path: MB/s, and heap bytes allocated per operation
- * (measured with --expose-gc around a fixed number of runs). `pnpm bench:micro`.
+ * (measured with --expose-gc around a fixed number of runs, with a young generation large enough
+ * that no collection runs in between). `pnpm bench:micro`.
  * The MPEG-TS muxer does not exist yet (HLS is a later issue).
  */
-import { createMediaPacket } from "@onair/core";
+import {
+  BatchingWriter,
+  type ByteOutput,
+  createMediaPacket,
+  nextStreamId,
+  StreamHub,
+  StreamSource,
+} from "@onair/core";
 import { flvTagEncoder } from "@onair/flv";
 import {
   ChunkDecoder,
@@ -55,6 +63,47 @@ interface Case {
   name: string;
   bytesPerOp: number;
   run: () => unknown;
+  /** Divide the allocation per run by this (e.g. packets × players) for the table. */
+  allocationUnits?: number;
+  allocationUnit?: string;
+}
+
+/** A writer whose output takes every write at once: the fan-out cost without sockets. */
+class NullWriter extends BatchingWriter {
+  start(): void {}
+  protected end(): void {}
+}
+const nullOutput: ByteOutput = { write: () => true, writableLength: 0 };
+
+/**
+ * One 100 ms window of the live fan-out path: 3 packets (video, audio, audio) of a 2.66 Mbps
+ * stream to 1000 FLV writers, then the flush that writes each writer's batch (the timer's job,
+ * called by hand here so the work is synchronous).
+ */
+function fanOutWindow(): () => void {
+  const players = 1000;
+  const hub = new StreamHub({ batchWindowMs: 60_000, gopCache: 0 });
+  const source = new StreamSource({ key: "live/b", app: "live", name: "b", url: "", id: nextStreamId("r") });
+  hub.handleReader(source);
+  const writers = Array.from(
+    { length: players },
+    () =>
+      new NullWriter(
+        { key: "live/b", app: "live", name: "b", url: "", id: nextStreamId("w") },
+        nullOutput,
+        flvTagEncoder,
+      ),
+  );
+  for (const w of writers) hub.handleWriter(w);
+  const audio = Buffer.alloc(190, 1);
+  let t = 0;
+  return () => {
+    t += 33;
+    source.push(createMediaPacket("video", t, frame));
+    source.push(createMediaPacket("audio", t, audio));
+    source.push(createMediaPacket("audio", t + 23, audio));
+    for (const w of writers) w.flush();
+  };
 }
 
 const cases: Case[] = [
@@ -91,6 +140,13 @@ const cases: Case[] = [
   },
   { name: "encodeAmf0 (onMetaData)", bytesPerOp: metadataBytes.length, run: () => encodeAmf0(metadata) },
   { name: "decodeAmf0 (onMetaData)", bytesPerOp: metadataBytes.length, run: () => decodeAmf0(metadataBytes) },
+  {
+    name: "fan-out: 3 packets to 1000 FLV players + flush",
+    bytesPerOp: (frame.length + 380) * 1000,
+    run: fanOutWindow(),
+    allocationUnits: 3000,
+    allocationUnit: "per packet per player",
+  },
 ];
 
 const bench = new Bench({ time: 500 });
@@ -113,8 +169,9 @@ console.log("| --- | --- | --- | --- |");
 for (const c of cases) {
   const task = bench.tasks.find((t) => t.name === c.name);
   const hz = task?.result && "throughput" in task.result ? task.result.throughput.mean : Number.NaN;
-  const perOp = allocatedPerOp(c.run);
-  console.log(
-    `| ${c.name} | ${hz.toFixed(0)} | ${((hz * c.bytesPerOp) / 1e6).toFixed(0)} | ${Number.isFinite(perOp) ? perOp.toFixed(0) : "run with --expose-gc"} |`,
-  );
+  const perOp = allocatedPerOp(c.run) / (c.allocationUnits ?? 1);
+  const allocation = Number.isFinite(perOp)
+    ? `${perOp.toFixed(c.allocationUnits === undefined ? 0 : 1)}${c.allocationUnit === undefined ? "" : ` ${c.allocationUnit}`}`
+    : "run with --expose-gc";
+  console.log(`| ${c.name} | ${hz.toFixed(0)} | ${((hz * c.bytesPerOp) / 1e6).toFixed(0)} | ${allocation} |`);
 }

@@ -286,11 +286,11 @@ async function measure(
   const report = JSON.parse(load.stdout().trim().split("\n").pop() ?? "{}") as {
     players: { ttfb: number; ttfk: number; windowBytes: number; error: string }[];
   };
-  const connected = report.players.filter((p) => p.ttfb > 0);
+  const connected = report.players.filter((p) => p.ttfb >= 0);
   const kbps = report.players.map((p) => (p.windowBytes * 8) / windowMs).sort((a, b) => a - b);
   const ttfb = connected.map((p) => p.ttfb).sort((a, b) => a - b);
   const ttfk = connected
-    .filter((p) => p.ttfk > 0)
+    .filter((p) => p.ttfk >= 0)
     .map((p) => p.ttfk)
     .sort((a, b) => a - b);
   const delivered = report.players.reduce((sum, p) => sum + p.windowBytes, 0);

@@ -7,6 +7,12 @@ import type { PacketSink, StreamInfo, StreamReader, StreamWriter } from "./strea
 
 const debug = createDebug("onair:core:stream");
 
+/**
+ * Players flushed per turn of the event loop when a window ends. A window's batch for 1000
+ * players is tens of ms of writes; slices let new connections in between them.
+ */
+const FLUSH_SLICE = 128;
+
 export interface StreamOptions {
   gopCache: number;
   batchWindowMs: number;
@@ -47,9 +53,24 @@ export class Stream implements PacketSink {
   #flushTimer: NodeJS.Timeout | undefined;
   #flushQueued = false;
   #flushAll = (): void => {
-    this.#flushTimer = undefined;
     this.#flushQueued = false;
     for (const subscriber of this.#subscribers) subscriber.writer.flush();
+  };
+  /** Where the next slice of a window's flush starts, and the pending continuation. */
+  #nextSlice = 0;
+  #sliceImmediate: NodeJS.Immediate | undefined;
+  #flushWindow = (): void => {
+    this.#flushTimer = undefined;
+    this.#nextSlice = 0;
+    this.#flushSlice();
+  };
+  #flushSlice = (): void => {
+    this.#sliceImmediate = undefined;
+    const subscribers = this.#subscribers;
+    const end = Math.min(subscribers.length, this.#nextSlice + FLUSH_SLICE);
+    for (let i = this.#nextSlice; i < end; i++) subscribers[i].writer.flush();
+    this.#nextSlice = end;
+    if (end < subscribers.length) this.#sliceImmediate = setImmediate(this.#flushSlice);
   };
   #packets = 0;
   #bytes = 0;
@@ -174,7 +195,7 @@ export class Stream implements PacketSink {
         queueMicrotask(this.#flushAll);
       }
     } else if (this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(this.#flushAll, this.#options.batchWindowMs);
+      this.#flushTimer = setTimeout(this.#flushWindow, this.#options.batchWindowMs);
     }
   }
 
@@ -197,8 +218,7 @@ export class Stream implements PacketSink {
   // PacketSink: the reader ended.
   end(error?: Error): void {
     this.#flushAll();
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
+    this.#clearTimers();
     const publisher = this.#reader?.info;
     this.#reader = undefined;
     this.#cache.clear();
@@ -213,7 +233,13 @@ export class Stream implements PacketSink {
 
   /** Drop timers; used when the hub forgets this stream. */
   dispose(): void {
+    this.#clearTimers();
+  }
+
+  #clearTimers(): void {
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    if (this.#sliceImmediate !== undefined) clearImmediate(this.#sliceImmediate);
     this.#flushTimer = undefined;
+    this.#sliceImmediate = undefined;
   }
 }

@@ -198,6 +198,35 @@ describe("StreamHub", () => {
     hub.close();
   });
 
+  it("flushes a window's batches in slices of players, so connections get in between", () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({ batchWindowMs: 50, gopCache: 0 });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    const encoder = new LabelEncoder();
+    const writers = Array.from(
+      { length: 300 },
+      () => new TestWriter("live/a", new RecordingOutput(), encoder),
+    );
+    for (const w of writers) hub.handleWriter(w);
+    reader.push(packets.key(0));
+    reader.push(packets.audio(10));
+    const flushed = () => writers.filter((w) => w.output.chunks.length > 0).length;
+    vi.advanceTimersByTime(50);
+    expect(flushed()).toBe(128);
+    vi.advanceTimersToNextTimer();
+    expect(flushed()).toBe(256);
+    vi.advanceTimersToNextTimer();
+    expect(flushed()).toBe(300);
+    // Every player got the same joined Buffer, made once.
+    const batch = writers[0].output.chunks[0];
+    expect(batch.toString()).toBe("vK:0;a:10;");
+    for (const w of writers) expect(w.output.chunks).toEqual([batch]);
+    for (const w of writers) expect(w.output.chunks[0]).toBe(batch);
+    hub.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("writes at the end of the turn that brought the packets with a window of 0", async () => {
     const hub = new StreamHub({ batchWindowMs: 0, gopCache: 0 });
     const { source: reader } = source("live/a");
