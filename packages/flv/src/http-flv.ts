@@ -189,11 +189,19 @@ export function listStreams(hub: Pick<StreamHub, "streams">): unknown[] {
     });
 }
 
-/** A ws socket as a byte output: each write is one binary message. */
+/**
+ * WS-FLV messages are pieces of one FLV byte stream (players feed them to their demuxer in
+ * order), so a large write, like a joining player's cached GOP, goes out as messages of at most
+ * this size: the player can start on the first one before the rest has arrived.
+ */
+const MAX_WS_MESSAGE = 64 * 1024;
+
+/** A ws socket as a byte output. */
 class WebSocketOutput implements ByteOutput {
   constructor(readonly socket: WebSocket) {}
   write(chunk: Buffer): boolean {
-    this.socket.send(chunk, { binary: true });
+    for (let at = 0; at < chunk.length; at += MAX_WS_MESSAGE)
+      this.socket.send(chunk.subarray(at, at + MAX_WS_MESSAGE), { binary: true });
     return true;
   }
   get writableLength(): number {

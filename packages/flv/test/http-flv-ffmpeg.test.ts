@@ -2,7 +2,7 @@
  * HTTP-FLV and WebSocket-FLV with real peers: ffmpeg publishes over RTMP, ffprobe plays over
  * HTTP, a ws client reads WebSocket-FLV; assertions on what they decoded.
  */
-import { type MediaPacket, StreamHub } from "@onair/core";
+import { createMediaPacket, type MediaPacket, nextStreamId, StreamHub, StreamSource } from "@onair/core";
 import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -99,5 +99,45 @@ describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
     expect(video[1].keyframe).toBe(true);
     expect(video.length).toBeGreaterThanOrEqual(80);
     expect(packets.some((p) => p.kind === "audio" && p.sequenceHeader)).toBe(true);
+  });
+});
+
+describe("WebSocket-FLV message sizes", () => {
+  it("sends a late player's large cached GOP as messages of at most 64 KiB that form one FLV stream", async () => {
+    const hub = new StreamHub({ batchWindowMs: 0 });
+    const flv = createHttpFlvServer({ handler: hub, host: "127.0.0.1", port: 0 });
+    const { port } = await flv.listen();
+    const source = new StreamSource({
+      key: "live/big",
+      app: "live",
+      name: "big",
+      url: "",
+      id: nextStreamId("r"),
+    });
+    hub.handleReader(source);
+    const keyframe = Buffer.alloc(200_000, 0x55);
+    keyframe.set([0x17, 1, 0, 0, 0]);
+    source.push(
+      createMediaPacket("video", 0, Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64]), { sequenceHeader: true }),
+    );
+    source.push(createMediaPacket("video", 0, keyframe, { keyframe: true }));
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/live/big.flv`);
+    const sizes: number[] = [];
+    const demuxer = new FlvDemuxer();
+    const tags: { kind: string; size: number }[] = [];
+    ws.on("message", (data: Buffer) => {
+      sizes.push(data.length);
+      demuxer.push(data, (tag) => tags.push({ kind: tag.kind, size: tag.body.length }));
+    });
+    await waitFor(() => tags.length === 2, 5000, "the cached tags");
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024);
+    expect(sizes.length).toBeGreaterThanOrEqual(4);
+    expect(tags).toEqual([
+      { kind: "video", size: 7 },
+      { kind: "video", size: 200_000 },
+    ]);
+    ws.close();
+    hub.close();
+    await flv.close();
   });
 });
