@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_BATCH_WINDOW_MS } from "@onair/core";
@@ -36,7 +36,16 @@ const batchWindows = (values.window ?? `0,${DEFAULT_BATCH_WINDOW_MS}`).split(","
 const hasNginx = hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE);
 const servers = (values.servers ?? (hasNginx ? "onair,nms,nginx" : "onair,nms")).split(",");
 const protocols = (values.protocols ?? (quick ? "rtmp,http-flv" : "rtmp,http-flv,ws-flv")).split(",");
-const out = values.out ?? join(root, quick ? "bench/.cache/smoke.json" : "bench/results/latest.json");
+/** Only the full default run replaces the published results; partial runs go to the cache. */
+const partial = ["players", "seconds", "servers", "protocols", "window", "profile"].some(
+  (flag) => values[flag as keyof typeof values] !== undefined,
+);
+const out =
+  values.out ??
+  join(
+    root,
+    quick ? "bench/.cache/smoke.json" : partial ? "bench/.cache/partial.json" : "bench/results/latest.json",
+  );
 
 /** The stream: 2.66 Mbps 720p30 H.264 + AAC with a 2 s GOP (small and short in quick mode). */
 async function streamFile(): Promise<{ path: string; kbps: number }> {
@@ -369,7 +378,7 @@ for (const { name, w } of runs) {
 }
 const table = printTable(rows);
 console.log(table);
-mkdirSync(join(root, "bench/results"), { recursive: true });
+mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
   `${JSON.stringify({ date: new Date().toISOString(), quick, windowMs, batchWindows, rows }, null, 2)}\n`,
