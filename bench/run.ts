@@ -5,10 +5,11 @@
  * Flags: --quick (small N, short windows: the CI smoke), --players 100,500,1000, --seconds 10,
  *        --servers onair,nms,nginx, --protocols rtmp,http-flv,ws-flv, --window 0,100 (onair's batch windows,
  *        ms; default 0 and the hub's default),
- *        --out bench/results/latest.json, --profile DIR (onair runs under `node --cpu-prof`, profiles in DIR)
+ *        --no-pin (let the scheduler place server and clients), --out bench/results/latest.json, --profile DIR (onair runs under `node --cpu-prof`, profiles in DIR)
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     window: { type: "string" },
     out: { type: "string" },
     profile: { type: "string" },
+    "no-pin": { type: "boolean" },
   },
 });
 const quick = values.quick === true;
@@ -37,7 +39,7 @@ const hasNginx = hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE);
 const servers = (values.servers ?? (hasNginx ? "onair,nms,nginx" : "onair,nms")).split(",");
 const protocols = (values.protocols ?? (quick ? "rtmp,http-flv" : "rtmp,http-flv,ws-flv")).split(",");
 /** Only the full default run replaces the published results; partial runs go to the cache. */
-const partial = ["players", "seconds", "servers", "protocols", "window", "profile"].some(
+const partial = ["players", "seconds", "servers", "protocols", "window", "profile", "no-pin"].some(
   (flag) => values[flag as keyof typeof values] !== undefined,
 );
 const out =
@@ -111,8 +113,20 @@ interface ServerUnderTest {
   stop: () => Promise<void>;
 }
 
+/**
+ * With two or more cores the server under test runs on core 0 and the publisher and load client
+ * on the others, the same for every server: the scheduler does not move them onto one another,
+ * which made CPU per GB swing by a third between runs.
+ */
+const pinned = hasCommand("taskset") && availableParallelism() >= 2 && values["no-pin"] !== true;
+const onCores = (cores: string, command: string, args: string[]): [string, string[]] =>
+  pinned ? ["taskset", ["-c", cores, command, ...args]] : [command, args];
+const serverCores = "0";
+const clientCores = `1-${availableParallelism() - 1}`;
+
 function spawnServer(command: string, args: string[]): ChildProcess {
-  return spawn(command, args, { stdio: ["ignore", "ignore", "inherit"] });
+  const [file, argv] = onCores(serverCores, command, args);
+  return spawn(file, argv, { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -249,37 +263,41 @@ async function measure(
   players: number,
 ): Promise<Row> {
   const idleRss = rssMb(server.pid);
-  const publisher = run("ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-re",
-    "-stream_loop",
-    "-1",
-    "-i",
-    file.path,
-    "-c",
-    "copy",
-    "-f",
-    "flv",
-    server.rtmpUrl,
-  ]);
+  const publisher = run(
+    ...onCores(clientCores, "ffmpeg", [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-re",
+      "-stream_loop",
+      "-1",
+      "-i",
+      file.path,
+      "-c",
+      "copy",
+      "-f",
+      "flv",
+      server.rtmpUrl,
+    ]),
+  );
   await new Promise((r) => setTimeout(r, 2500));
   const url =
     protocol === "rtmp" ? server.rtmpUrl : protocol === "http-flv" ? server.httpFlvUrl : server.wsFlvUrl;
   const warmupMs = quick ? 2000 : 3000;
-  const load = run("node", [
-    "--conditions=source",
-    "--import",
-    "tsx",
-    join(root, "bench/load-client.ts"),
-    protocol,
-    url as string,
-    String(players),
-    "500",
-    String(warmupMs),
-    String(windowMs),
-  ]);
+  const load = run(
+    ...onCores(clientCores, "node", [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      join(root, "bench/load-client.ts"),
+      protocol,
+      url as string,
+      String(players),
+      "500",
+      String(warmupMs),
+      String(windowMs),
+    ]),
+  );
   let cpuStart = { user: 0, system: 0 };
   await waitFor(
     () => load.stderr().includes("window start") || load.child.exitCode !== null,
