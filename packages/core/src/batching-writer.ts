@@ -18,9 +18,13 @@ interface SharedBatch {
 }
 const lastBatchByEncoder = new WeakMap<WireEncoder, SharedBatch>();
 
-function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+function sameParts(
+  shared: readonly Buffer[],
+  queue: readonly (Buffer | undefined)[],
+  count: number,
+): boolean {
+  if (shared.length !== count) return false;
+  for (let i = 0; i < count; i++) if (shared[i] !== queue[i]) return false;
   return true;
 }
 
@@ -35,7 +39,12 @@ export abstract class BatchingWriter implements StreamWriter {
   readonly info: StreamInfo;
   readonly #output: ByteOutput;
   readonly #encoder: WireEncoder;
-  readonly #queue: Buffer[] = [];
+  /**
+   * Queued Buffers in slots 0..#queued-1. The array keeps its size between flushes (emptied
+   * slots are set to undefined, not removed), so queuing allocates nothing once it has grown.
+   */
+  readonly #queue: (Buffer | undefined)[] = [];
+  #queued = 0;
   #queuedBytes = 0;
   #closed = false;
   #closeListeners: ((error?: Error) => void)[] = [];
@@ -59,7 +68,7 @@ export abstract class BatchingWriter implements StreamWriter {
   write(packet: MediaPacket): void {
     if (this.#closed) return;
     const bytes = encodeOnce(packet, this.#encoder);
-    this.#queue.push(bytes);
+    this.#queue[this.#queued++] = bytes;
     this.#queuedBytes += bytes.length;
   }
 
@@ -69,24 +78,32 @@ export abstract class BatchingWriter implements StreamWriter {
    */
   protected writeBytes(bytes: Buffer): void {
     if (this.#closed) return;
-    this.#queue.push(bytes);
+    this.#queue[this.#queued++] = bytes;
     this.#queuedBytes += bytes.length;
   }
 
   flush(): void {
+    const count = this.#queued;
+    if (count === 0 || this.#closed) return;
     const queue = this.#queue;
-    if (queue.length === 0 || this.#closed) return;
-    this.#output.write(queue.length === 1 ? queue[0] : this.#joined(queue));
-    queue.length = 0;
-    this.#queuedBytes = 0;
+    this.#output.write(count === 1 ? (queue[0] as Buffer) : this.#joined(queue, count));
+    this.#clearQueue();
   }
 
-  #joined(queue: Buffer[]): Buffer {
+  #joined(queue: (Buffer | undefined)[], count: number): Buffer {
     const shared = lastBatchByEncoder.get(this.#encoder);
-    if (shared !== undefined && sameParts(shared.parts, queue)) return shared.bytes;
-    const bytes = Buffer.concat(queue, this.#queuedBytes);
-    lastBatchByEncoder.set(this.#encoder, { parts: queue.slice(), bytes });
+    if (shared !== undefined && sameParts(shared.parts, queue, count)) return shared.bytes;
+    const parts = queue.slice(0, count) as Buffer[];
+    const bytes = Buffer.concat(parts, this.#queuedBytes);
+    lastBatchByEncoder.set(this.#encoder, { parts, bytes });
     return bytes;
+  }
+
+  #clearQueue(): void {
+    const queue = this.#queue;
+    for (let i = 0; i < this.#queued; i++) queue[i] = undefined;
+    this.#queued = 0;
+    this.#queuedBytes = 0;
   }
 
   /** End this writer; `end(error)` lets the subclass finish its transport. Idempotent. */
@@ -94,8 +111,7 @@ export abstract class BatchingWriter implements StreamWriter {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
-    this.#queue.length = 0;
-    this.#queuedBytes = 0;
+    this.#clearQueue();
     this.end(error);
     const listeners = this.#closeListeners;
     this.#closeListeners = [];
