@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { hasFfmpeg, run, tempDir } from "../test-support/media-tools.js";
+import type { Row } from "./run.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -27,18 +28,7 @@ describe.skipIf(!hasFfmpeg)("pnpm bench --quick", () => {
         out,
       ]);
       expect(await bench.exited, bench.stderr()).toBe(0);
-      const { rows } = JSON.parse(readFileSync(out, "utf8")) as {
-        rows: {
-          server: string;
-          protocol: string;
-          players: number;
-          connected: number;
-          streamKbps: number;
-          kbpsMin: number;
-          cpuSecondsPerGb: number;
-          ttfkMax: number;
-        }[];
-      };
+      const { rows } = JSON.parse(readFileSync(out, "utf8")) as { rows: Row[] };
       expect(rows.map((r) => `${r.server} ${r.protocol}`)).toEqual([
         "onair (window 0 ms) rtmp",
         "onair (window 0 ms) http-flv",

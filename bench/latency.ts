@@ -10,15 +10,13 @@
  * players, 105 ms with 20 and 111 ms with 50. 20 keeps that error to a few ms.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createMediaPacket } from "@onair/core";
 import { RtmpClient } from "@onair/rtmp";
 import { freePort } from "../test-support/media-tools.js";
 import { waitForListening } from "../test-support/nginx-rtmp.js";
+import { onairCliArgs } from "./onair-cli.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
   options: { windows: { type: "string" }, players: { type: "string" }, seconds: { type: "string" } },
 });
@@ -33,21 +31,10 @@ async function probe(window: number): Promise<{ p50: number; p99: number; max: n
   const rtmpPort = await freePort();
   const server: ChildProcess = spawn(
     "node",
-    [
-      "--conditions=source",
-      "--import",
-      "tsx",
-      join(root, "packages/server/src/cli.ts"),
-      "--host",
-      "127.0.0.1",
-      "--rtmp-port",
-      String(rtmpPort),
-      "--flv-port",
-      String(await freePort()),
-      "--batch-window",
-      String(window),
-    ],
-    { stdio: "ignore" },
+    onairCliArgs({ rtmp: rtmpPort, flv: await freePort() }, window),
+    {
+      stdio: "ignore",
+    },
   );
   try {
     await waitForListening(rtmpPort, 20_000);

@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_BATCH_WINDOW_MS } from "@onair/core";
 import { freePort, hasCommand, run, tempDir, waitFor } from "../test-support/media-tools.js";
 import { NGINX_RTMP_MODULE, waitForListening } from "../test-support/nginx-rtmp.js";
+import { onairCliArgs } from "./onair-cli.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -144,18 +145,7 @@ async function startServer(name: string, batchWindow: number): Promise<ServerUnd
   if (name === "onair") {
     const child = spawnServer("node", [
       ...(values.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${values.profile}`]),
-      "--conditions=source",
-      "--import",
-      "tsx",
-      join(root, "packages/server/src/cli.ts"),
-      "--host",
-      "127.0.0.1",
-      "--rtmp-port",
-      String(rtmpPort),
-      "--flv-port",
-      String(httpPort),
-      "--batch-window",
-      String(batchWindow),
+      ...onairCliArgs({ rtmp: rtmpPort, flv: httpPort }, batchWindow),
     ]);
     await waitForListening(httpPort, 20_000);
     return {
@@ -235,7 +225,7 @@ const percentile = (sorted: number[], p: number): number =>
     ? Number.NaN
     : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-interface Row {
+export interface Row {
   server: string;
   protocol: string;
   players: number;

@@ -193,3 +193,26 @@ export function isPlainAmfObject(value: AmfValue): value is AmfObject {
     !(value instanceof AmfEcmaArray)
   );
 }
+
+/** Size every value, then write them all into one buffer of exactly that size. */
+export function encodeSized(
+  values: readonly AmfValue[],
+  sizeOf: (value: AmfValue, depth: number) => number,
+  write: (writer: AmfWriter, value: AmfValue) => void,
+): Buffer {
+  let size = 0;
+  for (const value of values) size += sizeOf(value, 0);
+  const writer = new AmfWriter(Buffer.allocUnsafe(size));
+  for (const value of values) write(writer, value);
+  return writer.buffer;
+}
+
+/** Decode values one after another until the reader is empty. */
+export function decodeAll(decoder: {
+  readonly reader: AmfReader;
+  value(depth: number): AmfValue;
+}): AmfValue[] {
+  const values: AmfValue[] = [];
+  while (decoder.reader.remaining > 0) values.push(decoder.value(0));
+  return values;
+}

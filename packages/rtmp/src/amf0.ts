@@ -4,9 +4,11 @@ import {
   type AmfObject,
   AmfReader,
   type AmfValue,
-  AmfWriter,
+  type AmfWriter,
   DEFAULT_MAX_DEPTH,
+  decodeAll,
   depthError,
+  encodeSized,
   itemsError,
   type ResolvedAmfLimits,
   resolveLimits,
@@ -45,11 +47,7 @@ const Marker = {
  * key over 65535 bytes.
  */
 export function encodeAmf0(values: readonly AmfValue[]): Buffer {
-  let size = 0;
-  for (const value of values) size += valueSize(value, 0);
-  const writer = new AmfWriter(Buffer.allocUnsafe(size));
-  for (const value of values) writeValue(writer, value);
-  return writer.buffer;
+  return encodeSized(values, valueSize, writeValue);
 }
 
 /**
@@ -60,10 +58,7 @@ export function encodeAmf0(values: readonly AmfValue[]): Buffer {
  * (movie clip, record set, a stray object end, unknown markers), amfDepth, amfLength, amfReference.
  */
 export function decodeAmf0(buf: Buffer, limits?: AmfLimits): AmfValue[] {
-  const decoder = new Amf0Decoder(new AmfReader(buf), resolveLimits(limits));
-  const values: AmfValue[] = [];
-  while (decoder.reader.remaining > 0) values.push(decoder.value(0));
-  return values;
+  return decodeAll(new Amf0Decoder(new AmfReader(buf), resolveLimits(limits)));
 }
 
 class Amf0Decoder {

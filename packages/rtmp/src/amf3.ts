@@ -4,9 +4,11 @@ import {
   type AmfObject,
   AmfReader,
   type AmfValue,
-  AmfWriter,
+  type AmfWriter,
   DEFAULT_MAX_DEPTH,
+  decodeAll,
   depthError,
+  encodeSized,
   itemsError,
   type ResolvedAmfLimits,
   resolveLimits,
@@ -50,11 +52,7 @@ const MAX_U28 = 0x0fffffff;
  * deeper than 64 (or a cycle) and amfLength for a length over 2^28 - 1.
  */
 export function encodeAmf3(values: readonly AmfValue[]): Buffer {
-  let size = 0;
-  for (const value of values) size += amf3ValueSize(value, 0);
-  const writer = new AmfWriter(Buffer.allocUnsafe(size));
-  for (const value of values) writeAmf3Value(writer, value);
-  return writer.buffer;
+  return encodeSized(values, amf3ValueSize, writeAmf3Value);
 }
 
 /**
@@ -67,10 +65,7 @@ export function encodeAmf3(values: readonly AmfValue[]): Buffer {
  * amfType. Other failures: amfTruncated, amfDepth, amfLength, amfReference.
  */
 export function decodeAmf3(buf: Buffer, limits?: AmfLimits): AmfValue[] {
-  const decoder = new Amf3Decoder(new AmfReader(buf), resolveLimits(limits));
-  const values: AmfValue[] = [];
-  while (decoder.reader.remaining > 0) values.push(decoder.value(0));
-  return values;
+  return decodeAll(new Amf3Decoder(new AmfReader(buf), resolveLimits(limits)));
 }
 
 interface Traits {
