@@ -1,8 +1,8 @@
-export { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "./amf.js";
-export { decodeAmf0, encodeAmf0 } from "./amf0.js";
-export { decodeAmf3, encodeAmf3 } from "./amf3.js";
-export { ChunkDecoder, type ChunkDecoderOptions } from "./chunk-decoder.js";
-export { ChunkEncoder, encodeChunks } from "./chunk-encoder.js";
+export { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "./codec/amf.js";
+export { decodeAmf0, encodeAmf0 } from "./codec/amf0.js";
+export { decodeAmf3, encodeAmf3 } from "./codec/amf3.js";
+export { ChunkDecoder, type ChunkDecoderOptions } from "./codec/chunk-decoder.js";
+export { ChunkEncoder, encodeChunks } from "./codec/chunk-encoder.js";
 export {
   ChunkStream,
   commandMessage,
@@ -12,7 +12,7 @@ export {
   type RtmpCommand,
   type StatusInfo,
   statusMessage,
-} from "./command.js";
+} from "./codec/command.js";
 export {
   abortMessage,
   acknowledgementMessage,
@@ -22,26 +22,12 @@ export {
   setPeerBandwidthMessage,
   userControlMessage,
   windowAckSizeMessage,
-} from "./control-messages.js";
+} from "./codec/control-messages.js";
+export { HandshakeClient, HandshakeServer, type HandshakeStep } from "./codec/handshake.js";
+export { RtmpMediaEncoder, rtmpMediaEncoder } from "./codec/media-encoder.js";
+export { MAX_CHUNK_SIZE, MessageType, type RtmpMessage, UserControlEvent } from "./codec/rtmp-message.js";
 export { RtmpErrorCode, type RtmpErrorCodeValue, RtmpProtocolError, RtmpStatusError } from "./errors.js";
-export { HandshakeClient, HandshakeServer, type HandshakeStep } from "./handshake.js";
-export { RtmpMediaEncoder, rtmpMediaEncoder } from "./media-encoder.js";
-export {
-  RtmpClient,
-  type RtmpClientEvents,
-  type RtmpClientOptions,
-  RtmpPlayReader,
-  RtmpPublishWriter,
-} from "./rtmp-client.js";
-export { RtmpConnection, type RtmpConnectionOptions } from "./rtmp-connection.js";
-export { MAX_CHUNK_SIZE, MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
-export { RtmpPlayerWriter } from "./rtmp-player-writer.js";
-export {
-  createRtmpServer,
-  RtmpServer,
-  type RtmpServerEvents,
-  type RtmpServerOptions,
-} from "./rtmp-server.js";
+export { RtmpPlayerWriter } from "./session/rtmp-player-writer.js";
 export {
   type Authorize,
   type AuthorizeRequest,
@@ -49,4 +35,18 @@ export {
   ServerSession,
   type ServerSessionOptions,
   type SessionTransport,
-} from "./server-session.js";
+} from "./session/server-session.js";
+export {
+  RtmpClient,
+  type RtmpClientEvents,
+  type RtmpClientOptions,
+  RtmpPlayReader,
+  RtmpPublishWriter,
+} from "./transport/rtmp-client.js";
+export { RtmpConnection, type RtmpConnectionOptions } from "./transport/rtmp-connection.js";
+export {
+  createRtmpServer,
+  RtmpServer,
+  type RtmpServerEvents,
+  type RtmpServerOptions,
+} from "./transport/rtmp-server.js";

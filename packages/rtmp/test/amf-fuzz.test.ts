@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../../test-support/seeded-random.js";
-import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/amf.js";
-import { decodeAmf0, encodeAmf0 } from "../src/amf0.js";
-import { decodeAmf3, encodeAmf3 } from "../src/amf3.js";
+import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/codec/amf.js";
+import { decodeAmf0, encodeAmf0 } from "../src/codec/amf0.js";
+import { decodeAmf3, encodeAmf3 } from "../src/codec/amf3.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
 import { amf0Vectors, amf3Vectors, hex } from "./amf-vectors.js";
 

@@ -5,7 +5,7 @@
  * command and data message bodies, taken off the wire through a TCP proxy on port 34247 and
  * de-chunked).
  */
-import { AmfEcmaArray, type AmfValue } from "../src/amf.js";
+import { AmfEcmaArray, type AmfValue } from "../src/codec/amf.js";
 
 export interface AmfVector {
   name: string;

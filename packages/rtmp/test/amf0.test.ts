@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/amf.js";
-import { decodeAmf0, encodeAmf0 } from "../src/amf0.js";
+import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/codec/amf.js";
+import { decodeAmf0, encodeAmf0 } from "../src/codec/amf0.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
 import { amf0Vectors, hex } from "./amf-vectors.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/amf.js";
-import { decodeAmf3, encodeAmf3 } from "../src/amf3.js";
+import { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "../src/codec/amf.js";
+import { decodeAmf3, encodeAmf3 } from "../src/codec/amf3.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
 import { amf3Vectors, hex } from "./amf-vectors.js";
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom as random } from "../../../test-support/seeded-random.js";
-import { ChunkDecoder, type ChunkDecoderOptions } from "../src/chunk-decoder.js";
-import { ChunkEncoder, encodeChunks } from "../src/chunk-encoder.js";
-import { abortMessage, setChunkSizeMessage } from "../src/control-messages.js";
+import { ChunkDecoder, type ChunkDecoderOptions } from "../src/codec/chunk-decoder.js";
+import { ChunkEncoder, encodeChunks } from "../src/codec/chunk-encoder.js";
+import { abortMessage, setChunkSizeMessage } from "../src/codec/control-messages.js";
+import { MAX_CHUNK_SIZE, type RtmpMessage } from "../src/codec/rtmp-message.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
-import { MAX_CHUNK_SIZE, type RtmpMessage } from "../src/rtmp-message.js";
 import { bytesOf, chunkVectors, pattern } from "./chunk-vectors.js";
 
 /** Decode `pieces` pushed one after another, after a Set Chunk Size if the bytes start at another chunk size. */

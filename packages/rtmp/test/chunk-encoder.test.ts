@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ChunkDecoder } from "../src/chunk-decoder.js";
-import { ChunkEncoder, encodeChunks } from "../src/chunk-encoder.js";
+import { ChunkDecoder } from "../src/codec/chunk-decoder.js";
+import { ChunkEncoder, encodeChunks } from "../src/codec/chunk-encoder.js";
+import { MAX_CHUNK_SIZE, MessageType, type RtmpMessage } from "../src/codec/rtmp-message.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
-import { MAX_CHUNK_SIZE, MessageType, type RtmpMessage } from "../src/rtmp-message.js";
 import { bytesOf, chunkVectors, pattern } from "./chunk-vectors.js";
 
 function expectCode(run: () => unknown, code: string): void {

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { seededRandom as random } from "../../../test-support/seeded-random.js";
-import { ChunkDecoder } from "../src/chunk-decoder.js";
-import { ChunkEncoder } from "../src/chunk-encoder.js";
-import { setChunkSizeMessage } from "../src/control-messages.js";
+import { ChunkDecoder } from "../src/codec/chunk-decoder.js";
+import { ChunkEncoder } from "../src/codec/chunk-encoder.js";
+import { setChunkSizeMessage } from "../src/codec/control-messages.js";
 import { RtmpProtocolError } from "../src/errors.js";
 import { chunkVectors, pattern } from "./chunk-vectors.js";
 

@@ -8,7 +8,7 @@
  * length:24 type:8 stream id:32 LE, 1 = delta:24 length:24 type:8, 2 = delta:24, 3 = nothing;
  * then a 32-bit extended timestamp when the timestamp field is 0xffffff.
  */
-import type { RtmpMessage } from "../src/rtmp-message.js";
+import type { RtmpMessage } from "../src/codec/rtmp-message.js";
 
 export interface ChunkVector {
   name: string;

@@ -8,9 +8,9 @@ import {
   setPeerBandwidthMessage,
   userControlMessage,
   windowAckSizeMessage,
-} from "../src/control-messages.js";
+} from "../src/codec/control-messages.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "../src/codec/rtmp-message.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
-import { MessageType, type RtmpMessage, UserControlEvent } from "../src/rtmp-message.js";
 
 function expectCode(run: () => unknown, code: string): void {
   let caught: unknown;

@@ -6,7 +6,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasFfmpeg, type RunningProcess, run, waitFor } from "../../../test-support/media-tools.js";
 import { hasNginxRtmp, type NginxRtmp, startNginxRtmp } from "../../../test-support/nginx-rtmp.js";
-import { HandshakeClient, HandshakeServer } from "../src/handshake.js";
+import { HandshakeClient, HandshakeServer } from "../src/codec/handshake.js";
 
 /** Chunk basic header + type 0 message header, and the AMF0 string "connect" that starts the payload. */
 const CONNECT_PREFIX_LENGTH = 12 + 3 + "connect".length;

@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { seededRandom as prng } from "../../../test-support/seeded-random.js";
+import { HandshakeClient, HandshakeServer, type HandshakeStep } from "../src/codec/handshake.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
-import { HandshakeClient, HandshakeServer, type HandshakeStep } from "../src/handshake.js";
 
 // The digest math is written again here, independently of src/handshake-digest.ts, so that a
 // mistake there cannot hide behind the same mistake in the check.

@@ -9,12 +9,22 @@ import {
 } from "@onair/core";
 import { createPacketFromTagBody } from "@onair/flv";
 import createDebug from "debug";
-import type { AmfLimits, AmfObject, AmfValue } from "./amf.js";
-import { encodeAmf0 } from "./amf0.js";
-import { commandMessage, decodeCommand, decodeData, type RtmpCommand, statusMessage } from "./command.js";
-import { setPeerBandwidthMessage, userControlMessage, windowAckSizeMessage } from "./control-messages.js";
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
-import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
+import type { AmfLimits, AmfObject, AmfValue } from "../codec/amf.js";
+import { encodeAmf0 } from "../codec/amf0.js";
+import {
+  commandMessage,
+  decodeCommand,
+  decodeData,
+  type RtmpCommand,
+  statusMessage,
+} from "../codec/command.js";
+import {
+  setPeerBandwidthMessage,
+  userControlMessage,
+  windowAckSizeMessage,
+} from "../codec/control-messages.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
 
 const debug = createDebug("onair:rtmp:session");

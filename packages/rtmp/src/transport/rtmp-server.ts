@@ -2,9 +2,9 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import type { Handler } from "@onair/core";
 import createDebug from "debug";
 import { EventEmitter } from "eventemitter3";
-import type { AmfLimits } from "./amf.js";
+import type { AmfLimits } from "../codec/amf.js";
+import { type Authorize, ServerSession } from "../session/server-session.js";
 import { RtmpConnection } from "./rtmp-connection.js";
-import { type Authorize, ServerSession } from "./server-session.js";
 
 const debug = createDebug("onair:rtmp:server");
 

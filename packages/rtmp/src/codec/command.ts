@@ -1,6 +1,6 @@
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import type { AmfLimits, AmfValue } from "./amf.js";
 import { decodeAmf0, encodeAmf0 } from "./amf0.js";
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
 import { MessageType, type RtmpMessage } from "./rtmp-message.js";
 
 /** A NetConnection/NetStream command: `connect`, `createStream`, `publish`, `_result`, `onStatus`, ... */

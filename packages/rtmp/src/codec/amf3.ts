@@ -1,3 +1,4 @@
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import {
   AmfEcmaArray,
   type AmfLimits,
@@ -14,7 +15,6 @@ import {
   resolveLimits,
   setMember,
 } from "./amf.js";
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
 
 /** AMF3 type markers (AMF3 specification, section 3.1). */
 const Marker = {

@@ -16,7 +16,7 @@
  * Decoding accepts bodies longer than their fields (the rest is ignored, as ffmpeg does) and
  * refuses shorter ones.
  */
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { MAX_CHUNK_SIZE, MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
 
 const CONTROL_CHUNK_STREAM = 2;

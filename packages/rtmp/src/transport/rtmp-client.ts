@@ -10,8 +10,8 @@ import {
 import { createPacketFromTagBody } from "@onair/flv";
 import createDebug from "debug";
 import { EventEmitter } from "eventemitter3";
-import type { AmfObject, AmfValue } from "./amf.js";
-import { encodeAmf0 } from "./amf0.js";
+import type { AmfObject, AmfValue } from "../codec/amf.js";
+import { encodeAmf0 } from "../codec/amf0.js";
 import {
   ChunkStream,
   commandMessage,
@@ -19,11 +19,11 @@ import {
   decodeData,
   type RtmpCommand,
   type StatusInfo,
-} from "./command.js";
-import { userControlMessage } from "./control-messages.js";
-import { RtmpErrorCode, RtmpProtocolError, RtmpStatusError } from "./errors.js";
+} from "../codec/command.js";
+import { userControlMessage } from "../codec/control-messages.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
+import { RtmpErrorCode, RtmpProtocolError, RtmpStatusError } from "../errors.js";
 import { RtmpConnection } from "./rtmp-connection.js";
-import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
 
 const debug = createDebug("onair:rtmp:client");
 

@@ -39,7 +39,7 @@
  * one case is read as if the stream id were 0, as SRS does. Any other type 1/2/3 chunk on a chunk
  * stream without a previous header is an error.
  */
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { MAX_CHUNK_SIZE, MessageType, type RtmpMessage } from "./rtmp-message.js";
 
 export interface ChunkDecoderOptions {

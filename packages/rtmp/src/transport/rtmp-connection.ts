@@ -2,18 +2,18 @@ import type { Socket } from "node:net";
 import type { ByteOutput } from "@onair/core";
 import createDebug from "debug";
 import { EventEmitter } from "eventemitter3";
-import { ChunkDecoder } from "./chunk-decoder.js";
-import { ChunkEncoder } from "./chunk-encoder.js";
+import { ChunkDecoder } from "../codec/chunk-decoder.js";
+import { ChunkEncoder } from "../codec/chunk-encoder.js";
 import {
   acknowledgementMessage,
   decodeControlMessage,
   setChunkSizeMessage,
   userControlMessage,
   windowAckSizeMessage,
-} from "./control-messages.js";
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
-import { HandshakeClient, HandshakeServer, type HandshakeStep } from "./handshake.js";
-import { MessageType, type RtmpMessage, UserControlEvent } from "./rtmp-message.js";
+} from "../codec/control-messages.js";
+import { HandshakeClient, HandshakeServer, type HandshakeStep } from "../codec/handshake.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 
 const debug = createDebug("onair:rtmp:connection");
 

@@ -12,7 +12,7 @@
  * Both repeat an extended timestamp in every type 3 continuation chunk, as the spec (5.3.1.3),
  * ffmpeg and nginx-rtmp do. Timestamps are taken mod 2^32.
  */
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { MAX_CHUNK_SIZE, type RtmpMessage } from "./rtmp-message.js";
 
 const DEFAULT_CHUNK_SIZE = 128;

@@ -15,7 +15,7 @@
  * A C2/S2 that does not verify is not an error (real peers send odd ones); `peerVerified` tells.
  */
 import { type Hmac, randomFillSync } from "node:crypto";
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import {
   createResponseHmac,
   DIGEST_LENGTH,

@@ -1,3 +1,4 @@
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import {
   AmfEcmaArray,
   type AmfLimits,
@@ -15,7 +16,6 @@ import {
   setMember,
 } from "./amf.js";
 import { Amf3Decoder, amf3ValueSize, writeAmf3Value } from "./amf3.js";
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
 
 /** AMF0 type markers (AMF0 specification, section 2.1). */
 const Marker = {

@@ -1,4 +1,4 @@
-import { RtmpErrorCode, RtmpProtocolError } from "./errors.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 
 /** An AMF object (or a decoded ECMA array / AMF3 associative array): string keys to values. */
 export interface AmfObject {

@@ -5,11 +5,11 @@ import {
   StreamErrorCode,
   type StreamInfo,
 } from "@onair/core";
-import { dataMessage, statusMessage } from "./command.js";
-import { userControlMessage } from "./control-messages.js";
-import { rtmpMediaEncoder } from "./media-encoder.js";
-import type { RtmpMessage } from "./rtmp-message.js";
-import { UserControlEvent } from "./rtmp-message.js";
+import { dataMessage, statusMessage } from "../codec/command.js";
+import { userControlMessage } from "../codec/control-messages.js";
+import { rtmpMediaEncoder } from "../codec/media-encoder.js";
+import type { RtmpMessage } from "../codec/rtmp-message.js";
+import { UserControlEvent } from "../codec/rtmp-message.js";
 
 /** What a player writer needs from its session: send per-player messages, let go of the stream. */
 export interface PlayerTransport {
