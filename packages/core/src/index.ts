@@ -1,4 +1,12 @@
+export {
+  type Authorize,
+  type AuthorizeRequest,
+  type AuthorizeResult,
+  type AuthorizeVerdict,
+  runAuthorize,
+} from "./authorize.js";
 export { BatchingWriter, type ByteOutput } from "./batching-writer.js";
+export { ByteBudget } from "./byte-budget.js";
 export { OnairError, StreamError, StreamErrorCode } from "./errors.js";
 export { GopCache, isMetadata } from "./gop-cache.js";
 export {
@@ -9,6 +17,7 @@ export {
   type MediaPacket,
   type WireEncoder,
 } from "./media-packet.js";
+export { SafeEventEmitter } from "./safe-event-emitter.js";
 export { DEFAULT_SLOW_PLAYER_POLICY, type SlowPlayerPolicy } from "./slow-player-policy.js";
 export { Stream, type StreamStats } from "./stream.js";
 export {
