@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseCliOptions, USAGE } from "./cli-options.js";
-import { OnairServer } from "./onair-server.js";
+import { OnairServer, ServerStartError } from "./onair-server.js";
 
 let parsed: ReturnType<typeof parseCliOptions>;
 try {
@@ -23,7 +23,15 @@ server.hub.on("unpublish", (info) => log(`unpublish ${info.key} (${info.id})`));
 server.hub.on("play", (info) => log(`play ${info.key} by ${info.remoteAddress ?? "?"} (${info.id})`));
 server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
 
-const { rtmp, flv } = await server.listen();
+let listening: Awaited<ReturnType<OnairServer["listen"]>>;
+try {
+  listening = await server.listen();
+} catch (error) {
+  // A start failure is the user's to fix (a port in use): one line, no stack trace.
+  process.stderr.write(`onair: ${error instanceof ServerStartError ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+const { rtmp, flv } = listening;
 log(`onair RTMP listening on rtmp://${rtmp.address}:${rtmp.port}/APP/NAME`);
 log(
   `onair HTTP-FLV listening on http://${flv.address}:${flv.port}/APP/NAME.flv (WebSocket-FLV: ws://…/APP/NAME.flv)`,

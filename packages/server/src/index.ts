@@ -1,2 +1,2 @@
 export { parseCliOptions, USAGE } from "./cli-options.js";
-export { OnairServer, type OnairServerOptions } from "./onair-server.js";
+export { OnairServer, type OnairServerOptions, ServerStartError } from "./onair-server.js";

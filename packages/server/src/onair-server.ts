@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { StreamHub, type StreamHubOptions } from "@onair/core";
+import { OnairError, StreamHub, type StreamHubOptions } from "@onair/core";
 import { createHttpFlvServer, type HttpFlvServer, recordStreams } from "@onair/flv";
 import { createRtmpServer, type RtmpServer, type RtmpServerOptions } from "@onair/rtmp";
 
@@ -18,6 +18,32 @@ export interface OnairServerOptions {
   rtmp?: Omit<RtmpServerOptions, "handler" | "host" | "port">;
 }
 
+/** A listener could not be opened; everything the server had opened is closed again. */
+export class ServerStartError extends OnairError {
+  constructor(
+    readonly listener: string,
+    readonly flag: string,
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    const code = (cause as { code?: string } | undefined)?.code;
+    const reason =
+      code === "EADDRINUSE"
+        ? "the port is already in use (another onair, or another server?)"
+        : code === "EACCES"
+          ? "permission denied (ports below 1024 need privileges)"
+          : code === "EADDRNOTAVAIL"
+            ? "the address is not on this machine (check --host)"
+            : ((cause as Error | undefined)?.message ?? String(cause));
+    super(
+      "ERR_SERVER_LISTEN",
+      `cannot listen for ${listener} on ${host}:${port}: ${reason}. Choose another port with ${flag}.`,
+      { cause },
+    );
+  }
+}
+
 /** The ready server: one hub, and the protocol servers that take it as their handler. */
 export class OnairServer {
   readonly hub: StreamHub;
@@ -34,11 +60,35 @@ export class OnairServer {
     if (options.flvDir !== undefined) this.#recording = recordStreams(this.hub, { dir: options.flvDir });
   }
 
+  /**
+   * Open every listener. If one fails (a port in use, an address not on this machine), the ones
+   * already open are closed again and a {@link ServerStartError} names the port, the CLI flag
+   * that sets it and the cause.
+   */
   async listen(): Promise<{ rtmp: AddressInfo; flv: AddressInfo }> {
     const host = this.#options.host ?? "0.0.0.0";
-    const rtmp = await this.rtmp.listen(this.#options.rtmpPort ?? 1935, host);
-    const flv = await this.flv.listen(this.#options.flvPort ?? 7001, host);
+    const rtmp = await this.#listenOne("RTMP", "--rtmp-port", host, this.#options.rtmpPort ?? 1935, (p, h) =>
+      this.rtmp.listen(p, h),
+    );
+    const flv = await this.#listenOne("HTTP-FLV", "--flv-port", host, this.#options.flvPort ?? 7001, (p, h) =>
+      this.flv.listen(p, h),
+    );
     return { rtmp, flv };
+  }
+
+  async #listenOne(
+    what: string,
+    flag: string,
+    host: string,
+    port: number,
+    listen: (port: number, host: string) => Promise<AddressInfo>,
+  ): Promise<AddressInfo> {
+    try {
+      return await listen(port, host);
+    } catch (error) {
+      await this.close();
+      throw new ServerStartError(what, flag, host, port, error);
+    }
   }
 
   /** Stop every listener, end every stream and close recordings. Idempotent. */
