@@ -1,10 +1,10 @@
 /** Debian's Chromium driven by playwright-core, for tests that watch a stream as a viewer would. */
 import { existsSync } from "node:fs";
 import { type BrowserContext, chromium } from "playwright-core";
-import { tempDir } from "./media-tools.js";
+import { requireTool, tempDir } from "./media-tools.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
-export const hasChromium = existsSync(CHROMIUM);
+export const hasChromium = requireTool(`Chromium (${CHROMIUM})`, existsSync(CHROMIUM));
 
 /** Headless Chromium with a fresh profile and the flags that work on this machine (see TOOLCHAIN.md). */
 export async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {

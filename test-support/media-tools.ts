@@ -14,7 +14,19 @@ export function hasCommand(command: string): boolean {
   }
 }
 
-export const hasFfmpeg = hasCommand("ffmpeg") && hasCommand("ffprobe");
+/**
+ * Whether an interop tool is here. Outside CI a missing tool skips its tests (a laptop without
+ * nginx can still run the rest); in CI (`CI` set, as `.ci/run` does) a missing tool throws, so the
+ * test file fails to load and is counted as a failure instead of skipping in silence.
+ */
+export function requireTool(name: string, available: boolean): boolean {
+  if (!available && process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false") {
+    throw new Error(`${name} is missing, and CI must run every interop test: install it (see .ci/run)`);
+  }
+  return available;
+}
+
+export const hasFfmpeg = requireTool("ffmpeg and ffprobe", hasCommand("ffmpeg") && hasCommand("ffprobe"));
 
 /** A free loopback TCP port. */
 export function freePort(): Promise<number> {

@@ -2,10 +2,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, hasCommand, run, tempDir } from "./media-tools.js";
+import { freePort, hasCommand, requireTool, run, tempDir } from "./media-tools.js";
 
 export const NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
-export const hasNginxRtmp = hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE);
+export const hasNginxRtmp = requireTool(
+  "nginx with libnginx-mod-rtmp",
+  hasCommand("nginx") && existsSync(NGINX_RTMP_MODULE),
+);
 
 export interface NginxRtmp {
   port: number;
