@@ -20,6 +20,12 @@ export const RtmpErrorCode = {
   chunkHeader: "ERR_RTMP_CHUNK_HEADER",
   /** Chunk stream: more chunk streams open at once than allowed. */
   chunkStreams: "ERR_RTMP_CHUNK_STREAMS",
+  /** Chunk stream: one connection's partial messages would hold more than its `maxBufferedBytes`. */
+  bufferLimit: "ERR_RTMP_BUFFER_LIMIT",
+  /** Chunk stream: all connections' partial messages together would exceed the server's budget. */
+  serverBufferLimit: "ERR_RTMP_SERVER_BUFFER_LIMIT",
+  /** An aggregate message (type 22) whose sub-messages do not fit its body; it is dropped. */
+  aggregate: "ERR_RTMP_AGGREGATE",
   /** A protocol control or user control message with a bad length or value. */
   controlMessage: "ERR_RTMP_CONTROL_MESSAGE",
   /** AMF: a value cut short. */
@@ -38,6 +44,11 @@ export const RtmpErrorCode = {
   state: "ERR_RTMP_STATE",
   /** Session: the peer was silent for longer than the idle timeout. */
   timeout: "ERR_RTMP_TIMEOUT",
+  /**
+   * Session: the handler (or a listener it calls) threw while starting a publish or play. Carried
+   * by a plain `OnairError` (not the peer's fault); the client got NetStream.*.Failed first.
+   */
+  handler: "ERR_RTMP_HANDLER",
 } as const;
 
 export type RtmpErrorCodeValue = (typeof RtmpErrorCode)[keyof typeof RtmpErrorCode];

@@ -1,8 +1,13 @@
 import type { AddressInfo } from "node:net";
 import {
   type ByteOutput,
+  type Authorize as CoreAuthorize,
+  type AuthorizeRequest as CoreAuthorizeRequest,
+  type AuthorizeResult as CoreAuthorizeResult,
   type Handler,
   nextStreamId,
+  OnairError,
+  runAuthorize,
   StreamErrorCode,
   type StreamInfo,
   StreamSource,
@@ -29,22 +34,19 @@ import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
 
 const debug = createDebug("onair:rtmp:session");
 
-/** What `authorize` is asked about: one publish or play. */
-export interface AuthorizeRequest {
-  action: "publish" | "play";
-  app: string;
-  name: string;
-  /** Query string parameters of the stream name and of the connect tcUrl (the name's win). */
-  query: URLSearchParams;
-  /** "ip:port" of the peer. */
-  remoteAddress: string;
+/**
+ * What `authorize` is asked about: core's request for one publish or play (`protocol` is "rtmp";
+ * `query` holds the stream name's parameters over the connect tcUrl's), plus the connect command.
+ */
+export interface AuthorizeRequest extends CoreAuthorizeRequest {
   /** The connect command object (tcUrl, flashVer, ...). */
   connect: AmfObject;
 }
 
-/** Allow with `true`; refuse with `false` or a reason the client sees in its onStatus description. */
-export type AuthorizeResult = boolean | { allow: false; reason: string };
-export type Authorize = (request: AuthorizeRequest) => AuthorizeResult | Promise<AuthorizeResult>;
+/** Allow with `true`; refuse with `false` or `{ allow: false, reason }`: the client sees the reason. */
+export type AuthorizeResult = CoreAuthorizeResult;
+/** core's one authorization hook, given the RTMP request. A hook written for core's request fits too. */
+export type Authorize = CoreAuthorize<AuthorizeRequest>;
 
 /** What a session needs from its connection; a socket in production, a recorder in tests. */
 export interface SessionTransport {
@@ -91,7 +93,6 @@ export class ServerSession {
   #connect: AmfObject = {};
   #connectQuery = new URLSearchParams();
   readonly #streams = new Map<number, StreamSlot>();
-  #nextStreamId = 1;
 
   constructor(transport: SessionTransport, options: ServerSessionOptions) {
     this.#transport = transport;
@@ -186,10 +187,14 @@ export class ServerSession {
         this.#result(command.transactionId, null, 0);
         return;
       case "publish":
-        void this.#onPublish(command, messageStreamId);
+        this.#onPublish(command, messageStreamId).catch((error: unknown) =>
+          this.#startFailed(messageStreamId, "publish", error),
+        );
         return;
       case "play":
-        void this.#onPlay(command, messageStreamId);
+        this.#onPlay(command, messageStreamId).catch((error: unknown) =>
+          this.#startFailed(messageStreamId, "play", error),
+        );
         return;
       case "FCUnpublish":
         this.#onFcUnpublish(command);
@@ -245,18 +250,18 @@ export class ServerSession {
     const [appName, appQuery = ""] = app.split("?", 2);
     this.#app = appName.replace(/\/+$/, "");
     this.#connect = object;
+    const appProblem = this.#app === "" ? "no application name" : nameProblem(this.#app, "application");
     const tcUrl = typeof object.tcUrl === "string" ? object.tcUrl : "";
     const tcQuery = tcUrl.includes("?") ? tcUrl.slice(tcUrl.indexOf("?") + 1) : "";
     this.#connectQuery = new URLSearchParams(appQuery || tcQuery);
-    if (this.#app === "") {
+    if (appProblem !== undefined) {
+      debug("%s: connect rejected: %s", this.#transport.remoteAddress, appProblem);
       this.#transport.send(
         commandMessage({
           name: "_error",
           transactionId: command.transactionId,
           commandObject: null,
-          args: [
-            { level: "error", code: "NetConnection.Connect.Rejected", description: "no application name" },
-          ],
+          args: [{ level: "error", code: "NetConnection.Connect.Rejected", description: appProblem }],
         }),
       );
       this.#transport.close();
@@ -290,7 +295,10 @@ export class ServerSession {
     if (this.#streams.size >= 16) {
       throw new RtmpProtocolError(RtmpErrorCode.state, "too many streams on one connection");
     }
-    const id = this.#nextStreamId++;
+    // The lowest free id: ids pick the shared media encoder (per chunk size and stream id), so a
+    // client looping createStream/deleteStream must not walk through fresh ids and encoders.
+    let id = 1;
+    while (this.#streams.has(id)) id++;
     this.#streams.set(id, { state: "idle" });
     this.#result(command.transactionId, null, id);
   }
@@ -321,23 +329,45 @@ export class ServerSession {
     action: "publish" | "play",
     info: StreamInfo,
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const authorize = this.#options.authorize;
-    if (authorize === undefined) return { ok: true };
-    try {
-      const result = await authorize({
+    return runAuthorize(
+      this.#options.authorize,
+      {
         action,
+        protocol: "rtmp",
         app: info.app,
         name: info.name,
         query: info.query ?? new URLSearchParams(),
         remoteAddress: info.remoteAddress ?? "",
         connect: this.#connect,
-      });
-      if (result === true) return { ok: true };
-      return { ok: false, reason: typeof result === "object" ? result.reason : `${action} not authorized` };
-    } catch (error) {
-      debug("authorize threw: %O", error);
-      return { ok: false, reason: `${action} not authorized` };
+      },
+      (error) => debug("authorize threw: %O", error),
+    );
+  }
+
+  /**
+   * Starting a publish or play threw (the handler, or a listener of the hub's events if the hub
+   * emits unsafely): end what the stream id started, tell the client, close this connection.
+   */
+  #startFailed(streamId: number, action: "publish" | "play", cause: unknown): void {
+    debug("%s: %s on stream %d failed: %O", this.#transport.remoteAddress, action, streamId, cause);
+    const error = new OnairError(RtmpErrorCode.handler, `the handler failed to start the ${action}`, {
+      cause,
+    });
+    const slot = this.#streams.get(streamId);
+    this.#streams.delete(streamId);
+    if (this.#state !== "closed") {
+      this.#transport.send(
+        statusMessage(streamId, {
+          level: "error",
+          code: action === "publish" ? "NetStream.Publish.Failed" : "NetStream.Play.Failed",
+          description: `${action} failed on the server`,
+        }),
+      );
+      this.#transport.close(error);
     }
+    // After the close, so a half-started player's goodbye messages go nowhere.
+    if (slot?.state === "publishing") slot.source.end(error);
+    else if (slot?.state === "playing") slot.writer.close(error);
   }
 
   /**
@@ -482,13 +512,22 @@ export class ServerSession {
 
 /** A stream name becomes part of a key and of file paths (recordings): no separators or traversal. */
 function isSafeName(rawName: string): boolean {
-  if (rawName === "") return false;
-  const name = rawName.split("?", 1)[0];
-  if (name.length === 0 || name.length > 256 || name === "." || name === "..") return false;
+  return nameProblem(rawName.split("?", 1)[0], "stream") === undefined;
+}
+
+/**
+ * Why an app or stream name (without its query) cannot be one part of an "app/name" key, or
+ * undefined when it can: keys and recording paths are built from them.
+ */
+function nameProblem(name: string, what: "application" | "stream"): string | undefined {
+  if (name.length === 0 || name.length > 256) return `${what} name must be 1 to 256 characters`;
+  if (name === "." || name === "..") return `${what} name must not be "." or ".."`;
   for (let i = 0; i < name.length; i++) {
     const code = name.charCodeAt(i);
-    // Control characters, "/" and "\\" never belong in a stream name.
-    if (code < 0x20 || code === 0x2f || code === 0x5c) return false;
+    // Control characters, "/" and "\\" never belong in a key part.
+    if (code < 0x20 || code === 0x2f || code === 0x5c) {
+      return `${what} name must not contain "/", "\\" or control characters`;
+    }
   }
-  return true;
+  return undefined;
 }
