@@ -1,15 +1,78 @@
-import { defineConfig } from "vitest/config";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 
 const conditions = ["source", "module", "node", "development|production"];
+
+const testFiles = [
+  "packages/*/test/**/*.test.ts",
+  "bench/**/*.test.ts",
+  "fuzz/**/*.test.ts",
+  "stress/**/*.test.ts",
+];
+
+/**
+ * Two projects, so CI can run the unit tests alone on every maintained Node (`--project unit`)
+ * while `vitest run` still runs everything once.
+ *
+ * The rule: a test file is **interop** when it needs something outside this Node process —
+ * - it lives in bench/ or stress/ (real server processes, long runs), or
+ * - its name says so: *-ffmpeg, *-nginx, *-redis, *-interop, browser-*, or
+ * - it imports node:child_process, playwright-core, redis/ioredis, or a test-support helper that
+ *   starts a real peer (media-tools: ffmpeg/ffprobe; browser: Chromium; nginx-rtmp; redis*).
+ * Everything else is **unit**: codec, session, core and fuzz-slice tests, and in-process tests
+ * that need nothing installed. A new file lands on the right side by what it imports.
+ */
+const interopByPath = /^(bench|stress)\/|\/(browser-[^/]*|[^/]*-(ffmpeg|nginx|redis|interop))\.test\.ts$/;
+const interopByImport =
+  /from\s+["'](node:child_process|child_process|playwright-core|redis|ioredis|[^"']*test-support\/(media-tools|browser|nginx-rtmp|redis[^"']*)(\.js)?)["']/;
+
+function isInterop(file: string): boolean {
+  return interopByPath.test(file) || interopByImport.test(readFileSync(file, "utf8"));
+}
+
+/** The files `testFiles` matches (fs.globSync needs Node 22; this runs on 20 too). */
+function listTestFiles(): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory() && entry.name !== "node_modules" && entry.name !== "dist") walk(path);
+      else if (entry.isFile() && entry.name.endsWith(".test.ts")) found.push(path);
+    }
+  };
+  for (const root of ["bench", "fuzz", "stress"]) if (existsSync(root)) walk(root);
+  for (const pkg of existsSync("packages") ? readdirSync("packages") : []) {
+    if (existsSync(join("packages", pkg, "test"))) walk(`packages/${pkg}/test`);
+  }
+  return found.sort();
+}
+
+const interopFiles = listTestFiles().filter(isInterop);
+
+function project(name: string, test: TestProjectInlineConfiguration["test"]): TestProjectInlineConfiguration {
+  // Each project resolves our packages' sources through the "source" export condition; for Node
+  // tests ssr.resolve.conditions is the one that counts.
+  return {
+    extends: true,
+    resolve: { conditions },
+    ssr: { resolve: { conditions } },
+    test: { name, ...test },
+  };
+}
 
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "bench/**/*.test.ts", "fuzz/**/*.test.ts", "stress/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    projects: [
+      project("unit", { include: testFiles, exclude: ["**/node_modules/**", ...interopFiles] }),
+      // An empty include would fall back to vitest's defaults; a pattern that matches nothing keeps it empty.
+      project("interop", { include: interopFiles.length > 0 ? interopFiles : ["no-interop-tests"] }),
+    ],
     // The JSON report is what .ci/run reads for its "N passed, N failed" line.
     reporters: ["default", "json"],
     outputFile: { json: ".test-results/vitest.json" },
