@@ -1,4 +1,4 @@
-export { FlvError, FlvErrorCode } from "./errors.js";
+export { FlvError, FlvErrorCode, FlvRefusalCode } from "./errors.js";
 export { FlvDemuxer, type FlvDemuxerOptions, type FlvFileHeader, type FlvTag } from "./flv-demuxer.js";
 export { FlvFileSource, type FlvFileSourceOptions } from "./flv-file-source.js";
 export {
@@ -20,11 +20,16 @@ export {
 export { FlvWriter } from "./flv-writer.js";
 export {
   createHttpFlvServer,
+  FlvCloseCode,
   type FlvHandlerOptions,
   type FlvHub,
   flvHandler,
+  type HttpFlvRefusalCounts,
   HttpFlvServer,
   type HttpFlvServerOptions,
+  type HttpFlvServerStats,
+  type ListedStream,
+  type ListStreamsOptions,
   listStreams,
   parseFlvPath,
 } from "./http-flv.js";
