@@ -1,16 +1,19 @@
 /** The server session as a state machine: feed it decoded messages, read what it sends. */
-import { type ByteOutput, StreamHub, StreamSource } from "@onair/core";
-import { describe, expect, it } from "vitest";
+import { type ByteOutput, createMediaPacket, StreamHub, StreamSource } from "@onair/core";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type AmfObject,
   type Authorize,
+  ChunkDecoder,
   decodeCommand,
   encodeAmf0,
+  encodeChunks,
   MessageType,
   RtmpErrorCode,
   type RtmpMessage,
   ServerSession,
   type SessionTransport,
+  setChunkSizeMessage,
 } from "../src/index.js";
 
 class FakeTransport implements SessionTransport {
@@ -63,15 +66,25 @@ function command(
   };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Let pending promises (authorize, hub hand-offs) and zero-delay timers run, on the fake clock. */
+const tick = () => vi.advanceTimersByTimeAsync(0);
 
-function connected(options: { authorize?: Authorize; hub?: StreamHub } = {}) {
+/** Decode what a player was sent on its byte output (media chunks), at its chunk size. */
+function decodeOutput(chunks: Buffer[], chunkSize: number): RtmpMessage[] {
+  const decoder = new ChunkDecoder();
+  decoder.push(encodeChunks(setChunkSizeMessage(chunkSize), 128), () => {});
+  const messages: RtmpMessage[] = [];
+  for (const chunk of chunks) decoder.push(chunk, (message) => messages.push(message));
+  return messages;
+}
+
+function connected(options: { authorize?: Authorize; hub?: StreamHub; chunkSize?: number } = {}) {
   const transport = new FakeTransport();
   const hub = options.hub ?? new StreamHub({ playWaitTimeoutMs: 1000 });
   const session = new ServerSession(transport, {
     handler: hub,
     authorize: options.authorize,
-    chunkSize: 4096,
+    chunkSize: options.chunkSize ?? 4096,
   });
   session.handleMessage(
     command("connect", 1, { app: "live", tcUrl: "rtmp://127.0.0.1/live?token=abc", objectEncoding: 0 }, []),
@@ -80,6 +93,13 @@ function connected(options: { authorize?: Authorize; hub?: StreamHub } = {}) {
 }
 
 describe("ServerSession", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("answers connect with window, bandwidth, chunk size and NetConnection.Connect.Success", () => {
     const { transport, session } = connected();
     expect(session.state).toBe("connected");
@@ -172,30 +192,73 @@ describe("ServerSession", () => {
     expect(hub.isLive("live/cam")).toBe(false);
   });
 
-  it("plays: Reset, Start and data start, then media as shared chunks; StreamNotFound on timeout", async () => {
-    const hub = new StreamHub({ playWaitTimeoutMs: 50 });
+  it("plays: Reset, Start and data start, then media as shared chunks", async () => {
+    // batchWindowMs 0: each turn's packets are flushed at once, so no window timer is involved.
+    const hub = new StreamHub({ batchWindowMs: 0 });
     const source = new StreamSource({ key: "live/cam", app: "live", name: "cam", url: "", id: "pub" });
     hub.handleReader(source);
-    const { transport, session } = connected({ hub });
-    session.handleMessage(command("createStream", 2, null, []));
-    session.handleMessage(command("play", 0, null, ["cam", -2000], 1));
+    const first = connected({ hub });
+    const second = connected({ hub });
+    const smallChunks = connected({ hub, chunkSize: 128 });
+    for (const { session } of [first, second, smallChunks]) {
+      session.handleMessage(command("createStream", 2, null, []));
+      session.handleMessage(command("play", 0, null, ["cam", -2000], 1));
+    }
     await tick();
-    expect(transport.commands()).toEqual([
+    expect(first.transport.commands()).toEqual([
       "_result",
       "_result",
       "onStatus:NetStream.Play.Reset",
       "onStatus:NetStream.Play.Start",
       "onStatus:NetStream.Data.Start",
     ]);
+    expect(first.transport.raw).toEqual([]);
+
+    const sequenceHeader = Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f]);
+    const keyframe = Buffer.concat([Buffer.from([0x17, 1, 0, 0, 0]), Buffer.alloc(5000, 0xab)]); // > one 4096-byte chunk
+    const audio = Buffer.from([0xaf, 1, 0x21, 0x10]);
+    const interFrame = Buffer.from([0x27, 1, 0, 0, 0, 9, 9]);
+    // Three packets in one turn (one batch), then one more in the next.
+    source.push(createMediaPacket("video", 0, sequenceHeader, { sequenceHeader: true }));
+    source.push(createMediaPacket("video", 0, keyframe, { keyframe: true }));
+    source.push(createMediaPacket("audio", 10, audio));
+    await tick();
+    source.push(createMediaPacket("video", 40, interFrame));
+    await tick();
+
+    // The same chunk size and stream id: every write is the very same Buffer, encoded once.
+    expect(first.transport.raw.length).toBeGreaterThanOrEqual(2);
+    expect(second.transport.raw).toHaveLength(first.transport.raw.length);
+    first.transport.raw.forEach((bytes, i) => {
+      expect(second.transport.raw[i]).toBe(bytes);
+    });
+    // Another chunk size: its own Buffers.
+    for (const bytes of smallChunks.transport.raw) expect(first.transport.raw).not.toContain(bytes);
+
+    const expected = [
+      { typeId: MessageType.video, timestamp: 0, payload: sequenceHeader },
+      { typeId: MessageType.video, timestamp: 0, payload: keyframe },
+      { typeId: MessageType.audio, timestamp: 10, payload: audio },
+      { typeId: MessageType.video, timestamp: 40, payload: interFrame },
+    ].map((m) => expect.objectContaining({ ...m, messageStreamId: 1 }));
+    expect(decodeOutput(first.transport.raw, 4096)).toEqual(expected);
+    expect(decodeOutput(smallChunks.transport.raw, 128)).toEqual(expected);
+
     source.end();
-    expect(transport.commands().slice(-2)).toEqual([
+    expect(first.transport.commands().slice(-2)).toEqual([
       "onStatus:NetStream.Play.UnpublishNotify",
       "onStatus:NetStream.Play.Stop",
     ]);
+  });
 
-    session.handleMessage(command("createStream", 3, null, []));
-    session.handleMessage(command("play", 0, null, ["missing"], 2));
-    await new Promise((r) => setTimeout(r, 100));
+  it("tells a player of a stream that never comes NetStream.Play.StreamNotFound after the wait", async () => {
+    const hub = new StreamHub({ playWaitTimeoutMs: 50 });
+    const { transport, session } = connected({ hub });
+    session.handleMessage(command("createStream", 2, null, []));
+    session.handleMessage(command("play", 0, null, ["missing"], 1));
+    await vi.advanceTimersByTimeAsync(49);
+    expect(transport.commands()).not.toContain("onStatus:NetStream.Play.StreamNotFound");
+    await vi.advanceTimersByTimeAsync(1);
     expect(transport.commands().at(-1)).toBe("onStatus:NetStream.Play.StreamNotFound");
   });
 
