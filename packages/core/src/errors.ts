@@ -20,8 +20,12 @@ export const StreamErrorCode = {
   busy: "ERR_STREAM_BUSY",
   /** A player waited for a stream that did not start in time. */
   notFound: "ERR_STREAM_NOT_FOUND",
-  /** The publisher left and the player was ended with it. */
-  unpublished: "ERR_STREAM_UNPUBLISHED",
+  /** The publisher sent no packet for `publisherIdleTimeoutMs` and was closed. */
+  idle: "ERR_STREAM_IDLE",
+  /** A publisher was refused: the hub already has `maxStreams` live streams. */
+  streamLimit: "ERR_STREAM_LIMIT",
+  /** A player was refused: its stream already has `maxPlayersPerStream` players. */
+  playerLimit: "ERR_STREAM_PLAYER_LIMIT",
   /** A player fell so far behind that the slow-player policy closed it. */
   slowPlayer: "ERR_STREAM_SLOW_PLAYER",
   /** The hub was closed. */

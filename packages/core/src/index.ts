@@ -8,7 +8,7 @@ export {
 export { BatchingWriter, type ByteOutput } from "./batching-writer.js";
 export { ByteBudget } from "./byte-budget.js";
 export { OnairError, StreamError, StreamErrorCode } from "./errors.js";
-export { GopCache, isMetadata } from "./gop-cache.js";
+export { GopCache, type GopCacheLimits, isMetadata } from "./gop-cache.js";
 export {
   createMediaPacket,
   encodeOnce,
@@ -22,7 +22,9 @@ export { DEFAULT_SLOW_PLAYER_POLICY, type SlowPlayerPolicy } from "./slow-player
 export { Stream, type StreamStats } from "./stream.js";
 export {
   DEFAULT_BATCH_WINDOW_MS,
+  DEFAULT_HUB_LIMITS,
   StreamHub,
+  type StreamHubCounters,
   type StreamHubEvents,
   type StreamHubOptions,
 } from "./stream-hub.js";

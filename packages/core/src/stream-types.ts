@@ -19,7 +19,10 @@ export interface StreamInfo {
 /** Where a reader sends its packets; given to it by the handler that accepts it. */
 export interface PacketSink {
   packet(packet: MediaPacket): void;
-  /** The source ended (publisher left). `error` says why when it was not a clean end. */
+  /**
+   * The source ended (publisher left). `error` says why when it was not a clean end. Either way
+   * the hub keeps the players for its republish grace.
+   */
   end(error?: Error): void;
 }
 
@@ -53,6 +56,13 @@ export interface StreamWriter {
   close(error?: Error): void;
   /** Register a callback for when the writer ends, whoever ended it (its peer or the hub). */
   onClose(listener: (error?: Error) => void): void;
+  /**
+   * Optional. A new publisher took over the stream within the republish grace: what follows
+   * comes from another encoder. Timestamps keep running forward (the hub rebases them), the
+   * codec headers may differ, and media resumes at a keyframe. An HLS segmenter starts a new
+   * segment with EXT-X-DISCONTINUITY here; byte-stream writers can ignore it.
+   */
+  discontinuity?(): void;
 }
 
 /** Where servers hand readers and writers. `StreamHub` is the one every server is usually given. */

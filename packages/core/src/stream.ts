@@ -1,6 +1,6 @@
 import createDebug from "debug";
 import { StreamError, StreamErrorCode } from "./errors.js";
-import { GopCache } from "./gop-cache.js";
+import { GopCache, isMetadata } from "./gop-cache.js";
 import type { MediaPacket } from "./media-packet.js";
 import type { SlowPlayerPolicy } from "./slow-player-policy.js";
 import type { PacketSink, StreamInfo, StreamReader, StreamWriter } from "./stream-types.js";
@@ -13,8 +13,19 @@ const debug = createDebug("onair:core:stream");
  */
 const FLUSH_SLICE = 128;
 
+/** After a republish, the new publisher's first packet comes this long after the last one sent. */
+const REPUBLISH_STEP_MS = 40;
+
+/**
+ * `skippingSince` of a player that waits for a keyframe without being behind (it joined or the
+ * publisher changed): the closeAfterMs clock does not run for it.
+ */
+const NOT_BEHIND = Number.POSITIVE_INFINITY;
+
 export interface StreamOptions {
   gopCache: number;
+  gopCacheMaxBytes: number;
+  gopCacheMaxPackets: number;
   batchWindowMs: number;
   slowPlayer: SlowPlayerPolicy;
 }
@@ -23,7 +34,7 @@ export interface StreamOptions {
 class Subscriber {
   /** Has had start() and the cache. */
   started = false;
-  /** Waiting for a keyframe after falling behind. */
+  /** Receives only headers until a keyframe: it fell behind, joined mid-GOP, or the publisher changed. */
   skipping = false;
   skippingSince = 0;
   closing = false;
@@ -38,11 +49,32 @@ export interface StreamStats {
   packets: number;
   bytes: number;
   startedAt: number | undefined;
+  /** Publishers that took over within the republish grace. */
+  republishes: number;
+  /** Payload bytes and packets held in the GOP cache (headers excluded). */
+  gopCacheBytes: number;
+  gopCachePackets: number;
+}
+
+/** A packet with another timestamp; wire forms are not carried over (they hold the timestamp). */
+function withTimestamp(packet: MediaPacket, timestamp: number): MediaPacket {
+  return {
+    kind: packet.kind,
+    timestamp,
+    payload: packet.payload,
+    keyframe: packet.keyframe,
+    sequenceHeader: packet.sequenceHeader,
+    wireForms: undefined,
+  };
 }
 
 /**
  * One live stream: its reader, its writers and its GOP cache. Fans each packet out to every
  * writer; writers encode through `encodeOnce`, so each wire form is made once per packet.
+ *
+ * A reader that takes over a stream whose players stayed (a republish) has its timestamps
+ * rebased here, before the cache and the fan-out, so time runs forward for those players and
+ * the rebased packet is still one object shared by every writer.
  */
 export class Stream implements PacketSink {
   readonly key: string;
@@ -76,15 +108,30 @@ export class Stream implements PacketSink {
   #bytes = 0;
   #startedAt: number | undefined;
   #hasVideo = false;
+  #everPublished = false;
+  #republishes = 0;
+  /** Added to every incoming timestamp (mod 2^32); 0 until a republish needs it. */
+  #offset = 0;
+  /** A republish happened: the offset is fixed by the new publisher's first packet. */
+  #offsetPending = false;
+  /** The highest timestamp sent, -1 before any. */
+  #lastTimestamp = -1;
+  /** After a republish until its first keyframe: headers equal to the cached ones are not re-sent. */
+  #resuming = false;
   /** Called when the reader ends (the hub decides what happens to the writers). */
   onReaderEnd: ((stream: Stream, publisher: StreamInfo, error?: Error) => void) | undefined;
   /** Called when a writer leaves, however it left. */
   onWriterLeave: ((stream: Stream, writer: StreamWriter) => void) | undefined;
+  /** Called when the slow-player policy closes a writer. */
+  onSlowPlayer: ((stream: Stream, writer: StreamWriter) => void) | undefined;
 
   constructor(key: string, options: StreamOptions) {
     this.key = key;
     this.#options = options;
-    this.#cache = new GopCache(options.gopCache);
+    this.#cache = new GopCache(options.gopCache, {
+      maxBytes: options.gopCacheMaxBytes,
+      maxPackets: options.gopCacheMaxPackets,
+    });
   }
 
   get reader(): StreamReader | undefined {
@@ -103,6 +150,11 @@ export class Stream implements PacketSink {
     return this.#subscribers.map((s) => s.writer);
   }
 
+  /** Packets received since the stream was made (all its publishers). */
+  get packetCount(): number {
+    return this.#packets;
+  }
+
   stats(): StreamStats {
     return {
       key: this.key,
@@ -111,15 +163,38 @@ export class Stream implements PacketSink {
       packets: this.#packets,
       bytes: this.#bytes,
       startedAt: this.#startedAt,
+      republishes: this.#republishes,
+      gopCacheBytes: this.#cache.bytes,
+      gopCachePackets: this.#cache.size,
     };
   }
 
-  /** Take `reader` as this stream's source. Writers waiting for it start now. */
+  /**
+   * Take `reader` as this stream's source. Writers waiting for it start now. When an earlier
+   * reader of this stream had players that stayed, this is a republish: those players get
+   * `discontinuity()`, then the new headers if they changed, and resume at the next keyframe,
+   * with timestamps that continue from the last ones they got.
+   */
   setReader(reader: StreamReader): void {
+    const republish = this.#everPublished;
+    this.#everPublished = true;
     this.#reader = reader;
     this.#startedAt = Date.now();
     this.#hasVideo = false;
-    this.#cache.clear();
+    if (republish) {
+      this.#republishes += 1;
+      this.#cache.clearGops();
+      this.#offsetPending = this.#lastTimestamp >= 0;
+      this.#resuming = true;
+      for (const subscriber of this.#subscribers) {
+        if (!subscriber.started || subscriber.closing) continue;
+        subscriber.skipping = true;
+        subscriber.skippingSince = NOT_BEHIND;
+        subscriber.writer.discontinuity?.();
+      }
+    } else {
+      this.#cache.clear();
+    }
     reader.attach(this);
     for (const subscriber of this.#subscribers) if (!subscriber.started) this.#startWriter(subscriber);
   }
@@ -132,13 +207,24 @@ export class Stream implements PacketSink {
     if (this.#reader !== undefined) this.#startWriter(subscriber);
   }
 
+  /**
+   * The join burst: headers and the newest cached GOPs that fit under `closeBytes` with what the
+   * writer already holds. With no GOP sent, a stream with video waits for its next keyframe.
+   */
   #startWriter(subscriber: Subscriber): void {
     const { writer } = subscriber;
     subscriber.started = true;
     writer.start();
-    this.#cache.forEach((packet) => {
-      writer.write(packet);
-    });
+    const room = this.#options.slowPlayer.closeBytes - writer.bufferedBytes;
+    if (this.#cache.headerBytes > room) {
+      this.#closeSlow(subscriber);
+      return;
+    }
+    const gops = this.#cache.forEachWithin(room, (packet) => writer.write(packet));
+    if (gops === 0 && this.#hasVideo) {
+      subscriber.skipping = true;
+      subscriber.skippingSince = NOT_BEHIND;
+    }
     writer.flush();
   }
 
@@ -150,38 +236,64 @@ export class Stream implements PacketSink {
   }
 
   // PacketSink: called by the reader for every packet. This is the hot path.
-  packet(packet: MediaPacket): void {
+  packet(input: MediaPacket): void {
+    if (this.#offsetPending) {
+      this.#offsetPending = false;
+      this.#offset = this.#lastTimestamp + REPUBLISH_STEP_MS - input.timestamp;
+    }
+    const packet = this.#offset === 0 ? input : withTimestamp(input, (input.timestamp + this.#offset) >>> 0);
+    if (packet.timestamp > this.#lastTimestamp) this.#lastTimestamp = packet.timestamp;
+    const size = packet.payload.length;
     this.#packets += 1;
-    this.#bytes += packet.payload.length;
-    if (packet.kind === "video") this.#hasVideo = true;
+    this.#bytes += size;
+    const kind = packet.kind;
+    const header = packet.sequenceHeader || kind === "script";
+    if (kind === "video") {
+      this.#hasVideo = true;
+      if (packet.keyframe) this.#resuming = false;
+    }
+    if (this.#resuming && header && this.#repeatsHeader(packet)) {
+      this.#cache.add(packet); // same bytes, newer timestamp, for players that join later
+      return;
+    }
     this.#cache.add(packet);
     const subscribers = this.#subscribers;
     const immediate = this.#options.batchWindowMs <= 0;
     const policy = this.#options.slowPlayer;
+    const skipBytes = policy.skipBytes;
+    // A write must not take a player's backlog past closeBytes: past this, the player is closed.
+    const closeAbove = policy.closeBytes - size;
     // A player that skipped resumes where a decoder can start: a keyframe, or any audio packet
     // of a stream without video.
-    const resumable =
-      packet.keyframe || (packet.kind === "audio" && !this.#hasVideo && !packet.sequenceHeader);
+    const resumable = packet.keyframe || (kind === "audio" && !this.#hasVideo && !packet.sequenceHeader);
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i];
       const writer = subscriber.writer;
+      const buffered = writer.bufferedBytes;
       if (subscriber.skipping) {
-        if (resumable && writer.bufferedBytes < policy.skipBytes) {
+        if (resumable && buffered < skipBytes && !subscriber.closing) {
           subscriber.skipping = false;
         } else {
+          if (subscriber.closing) continue;
           // Headers still go through so the player's decoder stays configured.
-          if (packet.sequenceHeader || packet.kind === "script") writer.write(packet);
-          else if (Date.now() - subscriber.skippingSince > policy.closeAfterMs) this.#closeSlow(subscriber);
+          if (header) {
+            if (buffered > closeAbove) this.#closeSlow(subscriber);
+            else writer.write(packet);
+          } else if (subscriber.skippingSince === NOT_BEHIND) {
+            if (buffered > skipBytes) subscriber.skippingSince = Date.now();
+          } else if (Date.now() - subscriber.skippingSince > policy.closeAfterMs) {
+            this.#closeSlow(subscriber);
+          }
           continue;
         }
-      } else if (writer.bufferedBytes > policy.skipBytes) {
-        if (writer.bufferedBytes > policy.closeBytes) {
-          this.#closeSlow(subscriber);
-          continue;
-        }
+      } else if (buffered > skipBytes && buffered <= closeAbove) {
         subscriber.skipping = true;
         subscriber.skippingSince = Date.now();
         debug("%s: player %s fell behind, skipping to the next keyframe", this.key, writer.info.id);
+        continue;
+      }
+      if (buffered > closeAbove) {
+        this.#closeSlow(subscriber);
         continue;
       }
       writer.write(packet);
@@ -199,11 +311,25 @@ export class Stream implements PacketSink {
     }
   }
 
+  /** A header of the new publisher that is byte-equal to the one players already have. */
+  #repeatsHeader(packet: MediaPacket): boolean {
+    const cached =
+      packet.kind === "script"
+        ? isMetadata(packet.payload)
+          ? this.#cache.metadata
+          : undefined
+        : packet.kind === "video"
+          ? this.#cache.videoHeader
+          : this.#cache.audioHeader;
+    return cached?.payload.equals(packet.payload) === true;
+  }
+
   #closeSlow(subscriber: Subscriber): void {
     if (subscriber.closing) return;
     subscriber.closing = true;
     subscriber.skipping = true;
     debug("%s: closing slow player %s", this.key, subscriber.writer.info.id);
+    this.onSlowPlayer?.(this, subscriber.writer);
     // Closing removes the subscriber from the array we are iterating; defer to keep the loop simple.
     queueMicrotask(() =>
       subscriber.writer.close(
@@ -221,7 +347,8 @@ export class Stream implements PacketSink {
     this.#clearTimers();
     const publisher = this.#reader?.info;
     this.#reader = undefined;
-    this.#cache.clear();
+    // Headers stay: a publisher that comes back within the grace is compared with them.
+    this.#cache.clearGops();
     if (publisher !== undefined) this.onReaderEnd?.(this, publisher, error);
   }
 
@@ -234,6 +361,7 @@ export class Stream implements PacketSink {
   /** Drop timers; used when the hub forgets this stream. */
   dispose(): void {
     this.#clearTimers();
+    this.#cache.clear();
   }
 
   #clearTimers(): void {
