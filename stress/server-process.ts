@@ -19,6 +19,11 @@ export interface ServerProcess {
   peakRssBytes(): number;
   /** Starts a new peak measurement (writes 5 to /proc/PID/clear_refs); false if the kernel refused. */
   resetPeakRss(): boolean;
+  /**
+   * Private data address space now (VmData: heap, anonymous mappings), in bytes. Unlike RSS it
+   * counts memory allocated and not yet touched, such as a buffer sized on a length a peer announced.
+   */
+  dataBytes(): number;
   /** Open file descriptors now (entries of /proc/PID/fd). */
   fdCount(): number;
   /** True while the process runs. */
@@ -29,7 +34,7 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-function statusField(pid: number, field: "VmRSS" | "VmHWM"): number {
+function statusField(pid: number, field: "VmRSS" | "VmHWM" | "VmData"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
@@ -89,6 +94,7 @@ export async function startServer(extraArgs: string[] = []): Promise<ServerProce
         return false;
       }
     },
+    dataBytes: () => statusField(pid, "VmData"),
     fdCount: () => readdirSync(`/proc/${pid}/fd`).length,
     alive: () => !exited,
     stdout: child.stdout,
