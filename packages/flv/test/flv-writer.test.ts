@@ -24,7 +24,8 @@ const inter = (t: number) => createMediaPacket("video", t, Buffer.from([0x27, 1,
 
 describe("FlvWriter", () => {
   it("writes the FLV header, then the cache from its keyframe, then live tags", async () => {
-    const hub = new StreamHub({ batchWindowMs: 0 });
+    // No republish grace: the player ends with the stream.
+    const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 0 });
     const source = new StreamSource(info("r"));
     hub.handleReader(source);
     for (const p of [meta, avc, key(0), inter(40), key(80), inter(120)]) source.push(p);
@@ -67,6 +68,29 @@ describe("FlvWriter", () => {
     const tag = outputs[0].chunks[1];
     expect(tag).toEqual(encodeFlvTag("video", 0, key(0).payload));
     for (const o of outputs) expect(o.chunks[1]).toBe(tag);
+    hub.close();
+  });
+
+  it("a throwing onEnd or onClose listener is logged: the other listeners run and the stream drops the player", () => {
+    const hub = new StreamHub({ batchWindowMs: 0 });
+    const source = new StreamSource(info("r"));
+    hub.handleReader(source);
+    const writer = new FlvWriter(info("w"), new Output(), () => {
+      throw new Error("user onEnd bug");
+    });
+    writer.onClose(() => {
+      throw new Error("user onClose bug");
+    });
+    let laterListenerRan = false;
+    writer.onClose(() => {
+      laterListenerRan = true;
+    });
+    hub.handleWriter(writer);
+    expect(hub.get("live/a")?.writerCount).toBe(1);
+    // close() runs from socket callbacks: it must not throw into them.
+    expect(() => writer.close()).not.toThrow();
+    expect(laterListenerRan).toBe(true);
+    expect(hub.get("live/a")?.writerCount).toBe(0);
     hub.close();
   });
 });

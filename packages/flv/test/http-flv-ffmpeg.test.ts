@@ -29,7 +29,8 @@ describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
   const processes: RunningProcess[] = [];
 
   beforeAll(async () => {
-    hub = new StreamHub();
+    // No republish grace: a player ends when its publisher does.
+    hub = new StreamHub({ republishGraceMs: 0 });
     rtmp = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0 });
     flv = createHttpFlvServer({ handler: hub, host: "127.0.0.1", port: 0 });
     rtmpBase = `rtmp://127.0.0.1:${(await rtmp.listen()).port}/live`;
@@ -99,6 +100,51 @@ describe.skipIf(!hasFfmpeg)("HTTP-FLV and WS-FLV with ffmpeg", () => {
     expect(video[1].keyframe).toBe(true);
     expect(video.length).toBeGreaterThanOrEqual(80);
     expect(packets.some((p) => p.kind === "audio" && p.sequenceHeader)).toBe(true);
+  });
+});
+
+describe.skipIf(!hasFfmpeg)("HTTP-FLV authorize with ffprobe", () => {
+  let hub: StreamHub;
+  let rtmp: RtmpServer;
+  let flv: HttpFlvServer;
+  let publisher: RunningProcess | undefined;
+  let httpBase: string;
+
+  beforeAll(async () => {
+    hub = new StreamHub({ republishGraceMs: 0 });
+    rtmp = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0 });
+    flv = createHttpFlvServer({
+      handler: hub,
+      host: "127.0.0.1",
+      port: 0,
+      authorize: ({ query }) =>
+        query.get("token") === "secret" || { allow: false, reason: "a valid token is required", status: 401 },
+    });
+    const rtmpPort = (await rtmp.listen()).port;
+    httpBase = `http://127.0.0.1:${(await flv.listen()).port}`;
+    publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${rtmpPort}/live/guarded`, { seconds: 6, fps: 25 });
+    await waitFor(() => hub.isLive("live/guarded"), 10_000, "publish");
+  });
+
+  afterAll(async () => {
+    publisher?.kill();
+    hub.close();
+    await Promise.all([rtmp.close(), flv.close()]);
+  });
+
+  it("ffprobe without a token is refused with 401 and decodes nothing", async () => {
+    const probe = await probeFrames(`${httpBase}/live/guarded.flv`);
+    expect(probe.exitCode).not.toBe(0);
+    expect(probe.stderr).toMatch(/401/);
+    expect(probe.frames).toHaveLength(0);
+    expect(flv.stats().refused.unauthorized).toBeGreaterThanOrEqual(1);
+  });
+
+  it("ffprobe with ?token= plays", async () => {
+    const probe = await probeFrames(`${httpBase}/live/guarded.flv?token=secret`);
+    expect(probe.exitCode).toBe(0);
+    expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264" });
+    expect(probe.frames.filter((f) => f.mediaType === "video").length).toBeGreaterThanOrEqual(25);
   });
 });
 
