@@ -80,3 +80,44 @@ export const packets = {
   inter: (t: number) => createMediaPacket("video", t, Buffer.from([0x27, 1])),
   audio: (t: number) => createMediaPacket("audio", t, Buffer.from([0xaf, 1])),
 };
+
+/** Writes the payload as it is, so bytes queued equal payload bytes (for byte-bound tests). */
+export const payloadEncoder: WireEncoder = { encode: (packet) => packet.payload };
+
+/** An output whose peer never reads: everything written stays in its buffer. */
+export class StuckOutput extends RecordingOutput {
+  override write(chunk: Buffer): boolean {
+    this.writableLength += chunk.length;
+    return super.write(chunk);
+  }
+}
+
+/** A TestWriter that also keeps the packets it was given, and the most it ever held. */
+export class PacketRecordingWriter extends TestWriter {
+  readonly packets: MediaPacket[] = [];
+  mostBuffered = 0;
+  discontinuities = 0;
+  override write(packet: MediaPacket): void {
+    if (!this.closed) this.packets.push(packet);
+    super.write(packet);
+    this.mostBuffered = Math.max(this.mostBuffered, this.bufferedBytes);
+  }
+  override flush(): void {
+    super.flush();
+    this.mostBuffered = Math.max(this.mostBuffered, this.bufferedBytes);
+  }
+  discontinuity(): void {
+    this.discontinuities += 1;
+  }
+  /** "<kind><K|H>:<timestamp>" of each packet, like LabelEncoder. */
+  labels(): string[] {
+    return this.packets.map(
+      (p) => `${p.kind[0]}${p.keyframe ? "K" : ""}${p.sequenceHeader ? "H" : ""}:${p.timestamp}`,
+    );
+  }
+}
+
+/** A video packet of `bytes` payload bytes. */
+export function video(t: number, bytes: number, keyframe = false): MediaPacket {
+  return createMediaPacket("video", t, Buffer.alloc(bytes, keyframe ? 0x17 : 0x27), { keyframe });
+}
