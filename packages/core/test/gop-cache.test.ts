@@ -29,7 +29,9 @@ describe("GopCache", () => {
     expect(cache.size).toBe(0);
     expect(cache.gopCount).toBe(0);
     const headers: MediaPacket[] = [];
-    cache.forEach((p) => headers.push(p));
+    cache.forEach((p) => {
+      headers.push(p);
+    });
     expect(headers.map((p) => p.sequenceHeader)).toEqual([true]);
     cache.add(key(200_000, 1000));
     cache.add(inter(200_001, 100));
