@@ -92,7 +92,7 @@ export interface RunOptions {
   fullInput?: boolean;
 }
 
-const MAX_INPUT_CHARS = 8192;
+const MAX_INPUT_CHARS = 2048;
 
 export function runTarget(factory: FuzzTargetFactory, options: RunOptions): FuzzReport {
   const seed = options.seed >>> 0;

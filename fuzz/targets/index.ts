@@ -1,5 +1,12 @@
 import type { FuzzTargetFactory } from "../harness.js";
+import { amf0Target, amf3Target } from "./amf.js";
 import { chunkDecoderTarget } from "./chunk-decoder.js";
+import { commandTarget } from "./command.js";
 
 /** Every fuzzed parser, in the order `pnpm fuzz` runs them. */
-export const fuzzTargets: readonly FuzzTargetFactory[] = [chunkDecoderTarget];
+export const fuzzTargets: readonly FuzzTargetFactory[] = [
+  chunkDecoderTarget,
+  amf0Target,
+  amf3Target,
+  commandTarget,
+];
