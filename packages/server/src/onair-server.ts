@@ -1,6 +1,11 @@
 import type { AddressInfo } from "node:net";
 import { OnairError, StreamHub, type StreamHubOptions } from "@onair/core";
-import { createHttpFlvServer, type HttpFlvServer, recordStreams } from "@onair/flv";
+import {
+  createHttpFlvServer,
+  type HttpFlvServer,
+  type HttpFlvServerOptions,
+  recordStreams,
+} from "@onair/flv";
 import { createRtmpServer, type RtmpServer, type RtmpServerOptions } from "@onair/rtmp";
 
 export interface OnairServerOptions {
@@ -16,6 +21,8 @@ export interface OnairServerOptions {
   flvDir?: string;
   hub?: StreamHubOptions;
   rtmp?: Omit<RtmpServerOptions, "handler" | "host" | "port">;
+  /** HTTP-FLV / WS-FLV options: authorize, connection limits, exposeAddresses, ... (see @onair/flv). */
+  flv?: Omit<HttpFlvServerOptions, "handler" | "host" | "port">;
 }
 
 /** A listener could not be opened; everything the server had opened is closed again. */
@@ -56,7 +63,7 @@ export class OnairServer {
     this.#options = options;
     this.hub = new StreamHub(options.hub);
     this.rtmp = createRtmpServer({ ...options.rtmp, handler: this.hub });
-    this.flv = createHttpFlvServer({ handler: this.hub, cors: options.cors ?? "*" });
+    this.flv = createHttpFlvServer({ cors: options.cors ?? "*", ...options.flv, handler: this.hub });
     if (options.flvDir !== undefined) this.#recording = recordStreams(this.hub, { dir: options.flvDir });
   }
 
