@@ -7,7 +7,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, type RunningProcess, run, waitFor } from "../test-support/media-tools.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+/**
+ * The checkout whose server runs: this one, or ONAIR_STRESS_ROOT to measure another (say an older
+ * commit, for a before/after figure) with the same tests.
+ */
+const root = process.env.ONAIR_STRESS_ROOT ?? fileURLToPath(new URL("..", import.meta.url));
 
 export interface ServerProcess {
   pid: number;
