@@ -27,7 +27,15 @@ export { HandshakeClient, HandshakeServer, type HandshakeStep } from "./codec/ha
 export { RtmpMediaEncoder, rtmpMediaEncoder } from "./codec/media-encoder.js";
 export { MAX_CHUNK_SIZE, MessageType, type RtmpMessage, UserControlEvent } from "./codec/rtmp-message.js";
 export { RtmpErrorCode, type RtmpErrorCodeValue, RtmpProtocolError, RtmpStatusError } from "./errors.js";
+export {
+  ClientSession,
+  type ClientSessionEvents,
+  type ClientSessionOptions,
+  type ClientTransport,
+} from "./session/client-session.js";
+export { RtmpPlayReader } from "./session/rtmp-play-reader.js";
 export { RtmpPlayerWriter } from "./session/rtmp-player-writer.js";
+export { type PublishChannel, RtmpPublishWriter } from "./session/rtmp-publish-writer.js";
 export {
   type Authorize,
   type AuthorizeRequest,
@@ -36,17 +44,13 @@ export {
   type ServerSessionOptions,
   type SessionTransport,
 } from "./session/server-session.js";
-export {
-  RtmpClient,
-  type RtmpClientEvents,
-  type RtmpClientOptions,
-  RtmpPlayReader,
-  RtmpPublishWriter,
-} from "./transport/rtmp-client.js";
+export { RtmpClient, type RtmpClientEvents, type RtmpClientOptions } from "./transport/rtmp-client.js";
 export { RtmpConnection, type RtmpConnectionOptions } from "./transport/rtmp-connection.js";
 export {
   createRtmpServer,
+  type RtmpRefusalReason,
   RtmpServer,
   type RtmpServerEvents,
   type RtmpServerOptions,
+  type RtmpServerStats,
 } from "./transport/rtmp-server.js";

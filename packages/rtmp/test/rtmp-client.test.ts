@@ -19,7 +19,8 @@ describe("RtmpClient with the onair server", () => {
   let base: string;
 
   beforeAll(async () => {
-    hub = new StreamHub({ playWaitTimeoutMs: 300 });
+    // No republish grace: "ends the player when the publisher unpublishes" checks the end comes at once.
+    hub = new StreamHub({ playWaitTimeoutMs: 300, republishGraceMs: 0 });
     server = createRtmpServer({
       handler: hub,
       host: "127.0.0.1",

@@ -28,7 +28,8 @@ describe.skipIf(!hasFfmpeg)("RTMP interop with ffmpeg", () => {
   const published = new Set<string>();
 
   beforeAll(async () => {
-    hub = new StreamHub({ gopCache: 1, playWaitTimeoutMs: 15_000 });
+    // No republish grace: these tests check that a publisher leaving ends its players at once.
+    hub = new StreamHub({ gopCache: 1, playWaitTimeoutMs: 15_000, republishGraceMs: 0 });
     hub.on("publish", (info) => published.add(info.key));
     hub.on("unpublish", (info) => published.delete(info.key));
     server = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0 });

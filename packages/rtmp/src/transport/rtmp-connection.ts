@@ -1,7 +1,6 @@
 import type { Socket } from "node:net";
-import type { ByteOutput } from "@onair/core";
+import { type ByteOutput, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
-import { EventEmitter } from "eventemitter3";
 import { ChunkDecoder } from "../codec/chunk-decoder.js";
 import { ChunkEncoder } from "../codec/chunk-encoder.js";
 import {
@@ -38,7 +37,7 @@ export interface RtmpConnectionEvents {
  * handshake, decodes and encodes chunks, answers pings and sends acknowledgements, and hands
  * every other message to `onMessage`.
  */
-export class RtmpConnection extends EventEmitter<RtmpConnectionEvents> {
+export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
   readonly socket: Socket;
   readonly remoteAddress: string;
   /** Every non-control message, in order. Set by the session that owns this connection. */

@@ -1,8 +1,8 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import type { Handler } from "@onair/core";
+import { type Handler, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
-import { EventEmitter } from "eventemitter3";
 import type { AmfLimits } from "../codec/amf.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { type Authorize, ServerSession } from "../session/server-session.js";
 import { RtmpConnection } from "./rtmp-connection.js";
 
@@ -25,31 +25,88 @@ export interface RtmpServerOptions {
   idleTimeoutMs?: number;
   /** Close connections that have not finished the handshake in this time, in ms. Default 10 000. */
   handshakeTimeoutMs?: number;
-  /** Most connections at once; more are refused. Default 10 000. */
+  /**
+   * Most connections at once; more are closed at accept and counted in `stats().refused`.
+   * Default 10 000.
+   */
   maxConnections?: number;
+  /**
+   * Most connections at once from one IP address, so one host cannot take every slot; more are
+   * closed at accept and counted. Default 256: room for a relay or edge pulling many streams, or an
+   * office behind one NAT, while it takes 40 hosts to fill the default `maxConnections`. Addresses
+   * in `perIpExemptAddresses` are not limited.
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * Peer addresses `maxConnectionsPerIp` does not apply to. Default loopback ("127.0.0.1", "::1",
+   * "::ffff:127.0.0.1"): a local TLS terminator or proxy makes every client look like this machine.
+   */
+  perIpExemptAddresses?: readonly string[];
   amfLimits?: AmfLimits;
+}
+
+/** Why the server refused or ended a connection on its own; counted in {@link RtmpServerStats}. */
+export type RtmpRefusalReason = keyof RtmpServerStats["refused"];
+
+export interface RtmpServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted since the server was created. */
+  accepted: number;
+  /** Connections refused at accept, or closed by a limit or a protocol error, by reason, since creation. */
+  refused: {
+    /** Closed at accept: `maxConnections` were open. */
+    maxConnections: number;
+    /** Closed at accept: `maxConnectionsPerIp` were open from that address. */
+    maxConnectionsPerIp: number;
+    /** The handshake did not finish within `handshakeTimeoutMs`. */
+    handshakeTimeout: number;
+    /** Silent for `idleTimeoutMs` after the handshake. */
+    idleTimeout: number;
+    /** Closed for breaking the protocol or a size limit (an `RtmpProtocolError` other than a timeout). */
+    protocolError: number;
+  };
 }
 
 export interface RtmpServerEvents {
   listening: [AddressInfo];
   connection: [remoteAddress: string];
+  /** A connection was refused at accept or closed by a limit; counted in `stats()`. */
+  refused: [remoteAddress: string, reason: RtmpRefusalReason];
   /** A connection ended; `error` is the protocol error that closed it, if any. */
   disconnect: [remoteAddress: string, error: Error | undefined];
   error: [Error];
 }
 
 /** An RTMP server: accepts publishers and players and hands them to its handler. */
-export class RtmpServer extends EventEmitter<RtmpServerEvents> {
+export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
   readonly #options: RtmpServerOptions;
   readonly #server: Server;
   readonly #connections = new Set<RtmpConnection>();
+  /** Open connections per peer IP, for `maxConnectionsPerIp`. */
+  readonly #perIp = new Map<string, number>();
+  readonly #maxConnections: number;
+  readonly #maxConnectionsPerIp: number;
+  readonly #perIpExempt: ReadonlySet<string>;
+  #accepted = 0;
+  readonly #refused: RtmpServerStats["refused"] = {
+    maxConnections: 0,
+    maxConnectionsPerIp: 0,
+    handshakeTimeout: 0,
+    idleTimeout: 0,
+    protocolError: 0,
+  };
   #closing: Promise<void> | undefined;
 
   constructor(options: RtmpServerOptions) {
     super();
     this.#options = options;
+    this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
+    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? ["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+    // The limit is checked in #accept rather than by net.Server.maxConnections, which drops
+    // sockets silently: here each refusal is counted and reported.
     this.#server = createServer((socket) => this.#accept(socket));
-    this.#server.maxConnections = options.maxConnections ?? 10_000;
     this.#server.on("error", (error) => this.emit("error", error));
   }
 
@@ -61,6 +118,11 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Open connections, and what the limits refused since the server was created. */
+  stats(): RtmpServerStats {
+    return { connections: this.#connections.size, accepted: this.#accepted, refused: { ...this.#refused } };
   }
 
   /** Start listening. `port` and `host` override the options. Resolves with the bound address. */
@@ -99,6 +161,20 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
       socket.destroy();
       return;
     }
+    // Refused before the handshake: RTMP can only say no after a handshake and a connect, and
+    // spending those on an overload would spend what the limit protects. The client sees a close.
+    const ip = socket.remoteAddress ?? "";
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    if (this.#connections.size >= this.#maxConnections) {
+      this.#refuse(socket, "maxConnections");
+      return;
+    }
+    if (fromIp >= this.#maxConnectionsPerIp && !this.#perIpExempt.has(ip)) {
+      this.#refuse(socket, "maxConnectionsPerIp");
+      return;
+    }
+    this.#perIp.set(ip, fromIp + 1);
+    this.#accepted++;
     const options = this.#options;
     const connection = new RtmpConnection(socket, "server", {
       maxMessageSize: options.maxMessageSize,
@@ -118,10 +194,31 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     const remote = connection.remoteAddress;
     connection.on("close", (error) => {
       this.#connections.delete(connection);
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.#perIp.set(ip, left);
+      else this.#perIp.delete(ip);
+      if (error instanceof RtmpProtocolError) {
+        const reason: RtmpRefusalReason =
+          error.code !== RtmpErrorCode.timeout
+            ? "protocolError"
+            : connection.ready
+              ? "idleTimeout"
+              : "handshakeTimeout";
+        this.#refused[reason]++;
+        this.emit("refused", remote, reason);
+      }
       session.close(error);
       this.emit("disconnect", remote, error);
     });
     this.emit("connection", remote);
+  }
+
+  #refuse(socket: Socket, reason: RtmpRefusalReason): void {
+    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    debug("refused %s: %s", remote, reason);
+    this.#refused[reason]++;
+    socket.destroy();
+    this.emit("refused", remote, reason);
   }
 }
 
