@@ -194,7 +194,7 @@ describe("ServerSession", () => {
 
   it("plays: Reset, Start and data start, then media as shared chunks", async () => {
     // batchWindowMs 0: each turn's packets are flushed at once, so no window timer is involved.
-    const hub = new StreamHub({ batchWindowMs: 0 });
+    const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 5000 });
     const source = new StreamSource({ key: "live/cam", app: "live", name: "cam", url: "", id: "pub" });
     hub.handleReader(source);
     const first = connected({ hub });
@@ -244,11 +244,17 @@ describe("ServerSession", () => {
     expect(decodeOutput(first.transport.raw, 4096)).toEqual(expected);
     expect(decodeOutput(smallChunks.transport.raw, 128)).toEqual(expected);
 
+    // The publisher left: players wait out the republish grace, then hear the stream ended.
     source.end();
-    expect(first.transport.commands().slice(-2)).toEqual([
-      "onStatus:NetStream.Play.UnpublishNotify",
-      "onStatus:NetStream.Play.Stop",
-    ]);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(first.transport.commands()).not.toContain("onStatus:NetStream.Play.UnpublishNotify");
+    await vi.advanceTimersByTimeAsync(1);
+    for (const { transport } of [first, second, smallChunks]) {
+      expect(transport.commands().slice(-2)).toEqual([
+        "onStatus:NetStream.Play.UnpublishNotify",
+        "onStatus:NetStream.Play.Stop",
+      ]);
+    }
   });
 
   it("tells a player of a stream that never comes NetStream.Play.StreamNotFound after the wait", async () => {
