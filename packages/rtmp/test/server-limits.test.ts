@@ -1,0 +1,124 @@
+/** The RTMP server's connection limits: each refusal closes the connection and is counted. */
+import { connect, type Socket } from "node:net";
+import { StreamHub } from "@onair/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../../../test-support/media-tools.js";
+import {
+  createRtmpServer,
+  RtmpClient,
+  type RtmpRefusalReason,
+  type RtmpServer,
+  type RtmpServerOptions,
+} from "../src/index.js";
+
+describe("RTMP server limits", () => {
+  let server: RtmpServer | undefined;
+  let hub: StreamHub | undefined;
+  const sockets: Socket[] = [];
+  const clients: RtmpClient[] = [];
+
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    for (const client of clients.splice(0)) client.close();
+    await server?.close();
+    hub?.close();
+    server = undefined;
+  });
+
+  async function start(options: Partial<RtmpServerOptions>) {
+    hub = new StreamHub();
+    const started = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0, ...options });
+    server = started;
+    const refusals: RtmpRefusalReason[] = [];
+    started.on("refused", (_remote, reason) => refusals.push(reason));
+    const { port } = await started.listen();
+    return { server: started, port, refusals };
+  }
+
+  /** A raw TCP connection; resolves once the server has counted it one way or the other. */
+  function open(port: number): { socket: Socket; closed: Promise<void> } {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    sockets.push(socket);
+    return { socket, closed: new Promise((resolve) => socket.once("close", () => resolve())) };
+  }
+
+  it("closes connections past maxConnections at accept and counts them", async () => {
+    const { server, port, refusals } = await start({ maxConnections: 2 });
+    open(port);
+    open(port);
+    await waitFor(() => server.stats().accepted === 2, 5000, "two accepted");
+    const third = open(port);
+    await third.closed;
+    expect(server.stats()).toEqual({
+      connections: 2,
+      accepted: 2,
+      refused: {
+        maxConnections: 1,
+        maxConnectionsPerIp: 0,
+        handshakeTimeout: 0,
+        idleTimeout: 0,
+        protocolError: 0,
+      },
+    });
+    expect(refusals).toEqual(["maxConnections"]);
+    // A slot freed is a slot taken again.
+    sockets[0].destroy();
+    await waitFor(() => server.connectionCount === 1, 5000, "one left");
+    open(port);
+    await waitFor(() => server.stats().accepted === 3, 5000, "third accepted");
+  });
+
+  it("closes connections past maxConnectionsPerIp from one address and counts them", async () => {
+    const { server, port, refusals } = await start({ maxConnectionsPerIp: 2, perIpExemptAddresses: [] });
+    open(port);
+    open(port);
+    await waitFor(() => server.stats().accepted === 2, 5000, "two accepted");
+    await open(port).closed;
+    expect(server.stats().refused.maxConnectionsPerIp).toBe(1);
+    expect(refusals).toEqual(["maxConnectionsPerIp"]);
+    sockets[0].destroy();
+    await waitFor(() => server.connectionCount === 1, 5000, "one left");
+    open(port);
+    await waitFor(() => server.stats().accepted === 3, 5000, "the address may connect again");
+  });
+
+  it("does not limit loopback per address by default", async () => {
+    const { server, port } = await start({ maxConnectionsPerIp: 1 });
+    open(port);
+    open(port);
+    open(port);
+    await waitFor(() => server.stats().accepted === 3, 5000, "three accepted");
+    expect(server.stats().refused.maxConnectionsPerIp).toBe(0);
+  });
+
+  it("counts a handshake that never finishes", async () => {
+    const { server, port, refusals } = await start({ handshakeTimeoutMs: 50 });
+    const silent = open(port);
+    silent.socket.write(Buffer.from([3])); // C0 only, then nothing
+    await silent.closed;
+    await waitFor(() => server.stats().refused.handshakeTimeout === 1, 5000, "counted");
+    expect(refusals).toEqual(["handshakeTimeout"]);
+    expect(server.stats().connections).toBe(0);
+  });
+
+  it("counts a connection silent past idleTimeoutMs after the handshake", async () => {
+    const { server, port, refusals } = await start({ idleTimeoutMs: 1000 });
+    const client = await RtmpClient.connect(`rtmp://127.0.0.1:${port}/live`, { idleTimeoutMs: 600_000 });
+    clients.push(client);
+    await waitFor(() => client.closed, 10_000, "the server to close the silent client");
+    await waitFor(() => server.stats().refused.idleTimeout === 1, 5000, "counted");
+    expect(refusals).toEqual(["idleTimeout"]);
+  });
+
+  it("counts a connection closed for a protocol error", async () => {
+    const { server, port, refusals } = await start({});
+    const client = await RtmpClient.connect(`rtmp://127.0.0.1:${port}/live`);
+    clients.push(client);
+    // A second connect on a connected session breaks the protocol (ERR_RTMP_STATE).
+    await client.call("connect", { app: "live" }).catch(() => {});
+    await waitFor(() => server.stats().refused.protocolError === 1, 5000, "counted");
+    expect(refusals).toEqual(["protocolError"]);
+    expect(client.closed).toBe(true);
+  });
+});
