@@ -196,8 +196,14 @@ export class Splitter {
     this.#input = input;
     this.#at = 0;
     this.#random = random;
-    // Bytes one at a time costs a push per byte: only on short inputs.
-    this.#style = whole ? -1 : random.below(input.length <= 256 ? 5 : 4);
+    // A push per byte or per few bytes: only on short inputs.
+    this.#style = whole
+      ? -1
+      : input.length <= 256
+        ? random.below(5)
+        : input.length <= 4096
+          ? random.below(4)
+          : 1 + random.below(3);
     this.#cut = random.below(input.length + 1);
     this.#emptyPushes = !whole && random.chance(0.05);
     this.#lastWasEmpty = false;

@@ -2,6 +2,7 @@ import type { FuzzTargetFactory } from "../harness.js";
 import { amf0Target, amf3Target } from "./amf.js";
 import { chunkDecoderTarget } from "./chunk-decoder.js";
 import { commandTarget } from "./command.js";
+import { flvDemuxerTarget } from "./flv-demuxer.js";
 
 /** Every fuzzed parser, in the order `pnpm fuzz` runs them. */
 export const fuzzTargets: readonly FuzzTargetFactory[] = [
@@ -9,4 +10,5 @@ export const fuzzTargets: readonly FuzzTargetFactory[] = [
   amf0Target,
   amf3Target,
   commandTarget,
+  flvDemuxerTarget,
 ];
