@@ -14,6 +14,7 @@ import {
   type Handler,
   nextStreamId,
   runAuthorize,
+  StreamErrorCode,
   type StreamHub,
   type StreamInfo,
 } from "@onair/core";
@@ -294,6 +295,72 @@ function streamInfo(
   };
 }
 
+function liveFlvHeaders(cors: string | false): OutgoingHttpHeaders {
+  return { ...corsHeaders(cors), "Content-Type": "video/x-flv", "Cache-Control": "no-cache" };
+}
+
+function errorCode(error: Error | undefined): string | undefined {
+  return (error as { code?: string } | undefined)?.code;
+}
+
+/**
+ * An HTTP-FLV response as a byte output. The status line and headers go out just before the first
+ * bytes (the FLV header, written when the player joins a live stream), so a player the hub refuses
+ * first (too many players, hub closing, a stream that never started) still gets a JSON status.
+ */
+class HttpFlvOutput implements ByteOutput {
+  #headSent = false;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly socket: Socket,
+    readonly cors: string | false,
+  ) {}
+
+  get headSent(): boolean {
+    return this.#headSent;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (!this.#headSent) this.#sendHead();
+    return this.socket.write(chunk);
+  }
+
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  #sendHead(): void {
+    this.#headSent = true;
+    // A live body has no length: it runs until the connection closes (RFC 9112 6.3). That spares
+    // chunk framing, so each batch goes to the socket as one shared Buffer in one write.
+    this.res.useChunkedEncodingByDefault = false;
+    this.res.shouldKeepAlive = false;
+    this.res.writeHead(200, liveFlvHeaders(this.cors));
+    this.res.flushHeaders();
+  }
+}
+
+/** Answer a player the hub closed before it got a byte. */
+function sendHubRefusal(
+  res: ServerResponse,
+  key: string,
+  error: Error | undefined,
+  cors: string | false,
+): void {
+  const code = errorCode(error);
+  if (error === undefined || code === StreamErrorCode.notFound) {
+    sendJson(res, 404, { error: "stream not live", stream: key }, cors);
+    return;
+  }
+  const body = {
+    error: code === StreamErrorCode.playerLimit ? "too many players" : "unavailable",
+    code,
+    reason: error.message,
+  };
+  sendJson(res, 503, body, cors, false, { "Retry-After": "5" });
+}
+
 type PlayerVerdict = { ok: true } | { ok: false; refusal: Refusal; reason: string };
 const ALLOWED: PlayerVerdict = { ok: true };
 
@@ -364,30 +431,26 @@ function createRequestHandler(
       sendJson(res, 404, { error: "stream not live", stream: key }, cors, head);
       return;
     }
-    // A live body has no length: it runs until the connection closes (RFC 9112 6.3). That spares
-    // chunk framing, so each batch goes to the socket as one shared Buffer in one write.
-    res.useChunkedEncodingByDefault = false;
-    res.shouldKeepAlive = false;
-    res.writeHead(200, {
-      ...corsHeaders(cors),
-      "Content-Type": "video/x-flv",
-      "Cache-Control": "no-cache",
-    });
     if (head) {
+      res.writeHead(200, liveFlvHeaders(cors));
       res.end();
       return;
     }
-    res.flushHeaders();
     const socket = res.socket;
     if (socket === null) return;
+    const output = new HttpFlvOutput(res, socket, cors);
     const writer = new FlvWriter(
       streamInfo(target, "http", req.headers.host ?? "localhost", remoteAddress),
-      socket,
+      output,
       (error) => {
         if (error !== undefined) debug("%s ended: %s", writer.info.id, error.message);
+        if (!output.headSent) {
+          // Refused by the hub before a byte went out: there is still a status to give.
+          if (!res.destroyed) sendHubRefusal(res, key, error, cors);
+          return;
+        }
         // A player closed by the hub (slow, hub closing) is cut off; a normal end finishes the response.
-        if (error !== undefined && (error as { code?: string }).code !== "ERR_STREAM_NOT_FOUND")
-          res.destroy();
+        if (error !== undefined && errorCode(error) !== StreamErrorCode.notFound) res.destroy();
         else res.end();
       },
     );
@@ -807,9 +870,13 @@ export class HttpFlvServer {
         streamInfo(target, "ws", req.headers.host ?? "localhost", remoteAddress),
         new WebSocketOutput(ws),
         (error) => {
-          if (error !== undefined && (error as { code?: string }).code !== "ERR_STREAM_NOT_FOUND")
-            ws.terminate();
-          else ws.close(1000);
+          const code = errorCode(error);
+          if (error === undefined || code === StreamErrorCode.notFound) ws.close(1000);
+          else if (code === StreamErrorCode.playerLimit)
+            ws.close(FlvCloseCode.tryAgainLater, truncateUtf8(error.message, MAX_CLOSE_REASON));
+          else if (code === StreamErrorCode.closed) ws.close(1001, "the server is closing");
+          // A slow player cannot take a close frame either: cut it off.
+          else ws.terminate();
         },
       );
       ws.on("close", () => {

@@ -116,9 +116,12 @@ describe("HTTP-FLV server under bad input", () => {
     expect(listed.streams[0].players.length).toBeGreaterThanOrEqual(1);
   });
 
-  it("refuses a 64 KiB URL", async () => {
+  it("refuses a 64 KiB URL with a JSON 431, counted", async () => {
+    const before = server.stats().refused.headersTooLarge;
     const res = await fetchRaw(port, "GET", `/live/${"a".repeat(64 * 1024)}.flv`);
     expect(res.status).toBe(431);
+    expect(JSON.parse(res.body)).toMatchObject({ code: "ERR_FLV_HEADERS_TOO_LARGE" });
+    expect(server.stats().refused.headersTooLarge).toBe(before + 1);
   });
 
   it("closes a request that never finishes its headers", async () => {
@@ -133,6 +136,7 @@ describe("HTTP-FLV server under bad input", () => {
     await new Promise<void>((resolve) => socket.once("close", () => resolve()));
     expect(Date.now() - started).toBeLessThan(8000);
     expect(answer).toMatch(/^HTTP\/1.1 408/);
+    expect(server.stats().refused.headersTimeout).toBeGreaterThanOrEqual(1);
   });
 
   it("cuts off a player that never reads, with memory bounded by the slow-player policy", async () => {

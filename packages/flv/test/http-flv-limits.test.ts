@@ -3,7 +3,7 @@
  * WebSocket close code, or a one-line HTTP response) and counted in `stats()`.
  */
 import type { Socket } from "node:net";
-import { createMediaPacket, StreamHub, StreamSource } from "@onair/core";
+import { createMediaPacket, StreamHub, type StreamHubOptions, StreamSource } from "@onair/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../test-support/media-tools.js";
 import {
@@ -18,8 +18,11 @@ let hub: StreamHub;
 let server: HttpFlvServer | undefined;
 const sockets: Socket[] = [];
 
-async function start(options: Omit<HttpFlvServerOptions, "handler">): Promise<number> {
-  hub = new StreamHub({ batchWindowMs: 0 });
+async function start(
+  options: Omit<HttpFlvServerOptions, "handler">,
+  hubOptions: StreamHubOptions = {},
+): Promise<number> {
+  hub = new StreamHub({ batchWindowMs: 0, ...hubOptions });
   const source = new StreamSource({ key: "live/a", app: "live", name: "a", url: "", id: "src" });
   hub.handleReader(source);
   source.push(createMediaPacket("video", 0, Buffer.alloc(8000, 0x17), { keyframe: true }));
@@ -169,6 +172,30 @@ describe("request size and time limits", () => {
     await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer.toLowerCase()).toContain("connection: keep-alive");
+  });
+});
+
+describe("refusals by the hub", () => {
+  it("a player over the hub's maxPlayersPerStream gets 503 JSON (HTTP) or close 1013 (WS)", async () => {
+    const port = await start({}, { maxPlayersPerStream: 1 });
+    const first = webSocketOutcome(`ws://127.0.0.1:${port}/live/a.flv`);
+    await waitFor(() => server?.stats().players === 1, 5000, "the first player");
+    const answer = await httpGet(port, "/live/a.flv");
+    expect(answer.status).toBe(503);
+    expect(json(answer)).toMatchObject({ error: "too many players", code: "ERR_STREAM_PLAYER_LIMIT" });
+    const ws = await webSocketOutcome(`ws://127.0.0.1:${port}/live/a.flv`);
+    expect(ws).toMatchObject({ opened: true, closeCode: 1013, bytes: 0 });
+    expect(ws.closeReason).toContain("players");
+    expect(server?.stats().players).toBe(1);
+    await server?.close();
+    await first;
+  });
+
+  it("with waitForPublisher, a stream that never starts ends in a JSON 404, not an empty 200", async () => {
+    const port = await start({ waitForPublisher: true }, { playWaitTimeoutMs: 100 });
+    const answer = await httpGet(port, "/live/never.flv");
+    expect(answer.status).toBe(404);
+    expect(json(answer)).toEqual({ error: "stream not live", stream: "live/never" });
   });
 });
 
