@@ -3,6 +3,8 @@ import { amf0Target, amf3Target } from "./amf.js";
 import { chunkDecoderTarget } from "./chunk-decoder.js";
 import { commandTarget } from "./command.js";
 import { flvDemuxerTarget } from "./flv-demuxer.js";
+import { flvPathTarget } from "./flv-path.js";
+import { tagBodyTarget } from "./tag-body.js";
 
 /** Every fuzzed parser, in the order `pnpm fuzz` runs them. */
 export const fuzzTargets: readonly FuzzTargetFactory[] = [
@@ -11,4 +13,6 @@ export const fuzzTargets: readonly FuzzTargetFactory[] = [
   amf3Target,
   commandTarget,
   flvDemuxerTarget,
+  tagBodyTarget,
+  flvPathTarget,
 ];
