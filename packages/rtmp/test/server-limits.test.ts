@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../test-support/media-tools.js";
 import {
   createRtmpServer,
+  HandshakeClient,
   RtmpClient,
   type RtmpRefusalReason,
   type RtmpServer,
@@ -52,6 +53,7 @@ describe("RTMP server limits", () => {
     await third.closed;
     expect(server.stats()).toEqual({
       connections: 2,
+      partialMessageBytes: 0,
       accepted: 2,
       refused: {
         maxConnections: 1,
@@ -109,6 +111,28 @@ describe("RTMP server limits", () => {
     await waitFor(() => client.closed, 10_000, "the server to close the silent client");
     await waitFor(() => server.stats().refused.idleTimeout === 1, 5000, "counted");
     expect(refusals).toEqual(["idleTimeout"]);
+  });
+
+  it("reports the bytes held for partial messages, and returns them when the connection goes", async () => {
+    const { server, port } = await start({});
+    const { socket } = open(port);
+    const handshake = new HandshakeClient();
+    await new Promise<void>((resolve) => {
+      socket.once("connect", () => socket.write(handshake.start()));
+      socket.on("data", (chunk: Buffer) => {
+        const step = handshake.push(chunk);
+        if (step.output !== undefined) socket.write(step.output);
+        if (step.done) resolve();
+      });
+    });
+    // A type-0 header announcing a 1000-byte command on chunk stream 3, then 100 bytes of it.
+    const header = Buffer.from([0x03, 0, 0, 0, 0x00, 0x03, 0xe8, 0x14, 0, 0, 0, 0]);
+    socket.write(Buffer.concat([header, Buffer.alloc(100, 0x05)]));
+    await waitFor(() => server.stats().partialMessageBytes >= 100, 5000, "the partial message counted");
+    expect(server.stats().partialMessageBytes).toBeLessThanOrEqual(1000);
+    socket.destroy();
+    await waitFor(() => server.stats().connections === 0, 5000, "closed");
+    expect(server.stats().partialMessageBytes).toBe(0);
   });
 
   it("counts a connection closed for a protocol error", async () => {

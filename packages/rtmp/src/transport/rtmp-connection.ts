@@ -101,6 +101,11 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
     return this.#decoder.bytesReceived;
   }
 
+  /** Bytes held for messages not yet complete. */
+  get partialMessageBytes(): number {
+    return this.#decoder.bufferedBytes;
+  }
+
   send(message: RtmpMessage): void {
     if (this.#closed) return;
     this.socket.write(this.#encoder.encode(message));

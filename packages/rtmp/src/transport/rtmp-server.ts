@@ -48,9 +48,12 @@ export interface RtmpServerOptions {
 /** Why the server refused or ended a connection on its own; counted in {@link RtmpServerStats}. */
 export type RtmpRefusalReason = keyof RtmpServerStats["refused"];
 
-export interface RtmpServerStats {
+// A type, not an interface, so it reads as a plain record (Object.entries, Record<string, unknown>).
+export type RtmpServerStats = {
   /** Connections open now. */
   connections: number;
+  /** Bytes held now for partial messages, all connections together. */
+  partialMessageBytes: number;
   /** Connections accepted since the server was created. */
   accepted: number;
   /** Connections refused at accept, or closed by a limit or a protocol error, by reason, since creation. */
@@ -66,7 +69,7 @@ export interface RtmpServerStats {
     /** Closed for breaking the protocol or a size limit (an `RtmpProtocolError` other than a timeout). */
     protocolError: number;
   };
-}
+};
 
 export interface RtmpServerEvents {
   listening: [AddressInfo];
@@ -122,7 +125,14 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
 
   /** Open connections, and what the limits refused since the server was created. */
   stats(): RtmpServerStats {
-    return { connections: this.#connections.size, accepted: this.#accepted, refused: { ...this.#refused } };
+    let partialMessageBytes = 0;
+    for (const connection of this.#connections) partialMessageBytes += connection.partialMessageBytes;
+    return {
+      connections: this.#connections.size,
+      partialMessageBytes,
+      accepted: this.#accepted,
+      refused: { ...this.#refused },
+    };
   }
 
   /** Start listening. `port` and `host` override the options. Resolves with the bound address. */
