@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { DEFAULT_BATCH_WINDOW_MS } from "@onair/core";
+import { DEFAULT_BATCH_WINDOW_MS, type StreamHubOptions } from "@onair/core";
 import type { OnairServerOptions } from "./onair-server.js";
 
 export const USAGE = `Usage: onair [options]
@@ -10,6 +10,11 @@ export const USAGE = `Usage: onair [options]
   --flv-dir <dir>       record every stream to DIR/APP/NAME-<time>.flv (default off)
   --gop-cache <n>       GOPs kept for late players (default 1)
   --batch-window <ms>   write batching window per player, 0 = immediate (default 100)
+  --gop-cache-bytes <n> payload bytes the GOP cache of a stream may hold (default 8388608)
+  --republish-grace <ms>  keep players this long for a publisher to come back, 0 = end them (default 10000)
+  --publisher-idle-timeout <ms>  close a publisher that sends nothing this long, 0 = off (default 15000)
+  --max-streams <n>     live streams accepted (default 1000)
+  --max-players <n>     players per stream (default 10000)
   -h, --help            show this help
 `;
 
@@ -28,6 +33,15 @@ function count(value: string | undefined, flag: string, fallback: number): numbe
   return n;
 }
 
+/** `{ [option]: n }` when the flag is given, `{}` when not. */
+function optionalCount(
+  value: string | undefined,
+  flag: string,
+  option: keyof StreamHubOptions,
+): Partial<StreamHubOptions> {
+  return value === undefined ? {} : { [option]: count(value, flag, 0) };
+}
+
 /** Parse CLI flags into server options; throws with a message for bad values. */
 export function parseCliOptions(
   argv: string[],
@@ -43,6 +57,11 @@ export function parseCliOptions(
       "flv-dir": { type: "string" },
       "gop-cache": { type: "string" },
       "batch-window": { type: "string" },
+      "gop-cache-bytes": { type: "string" },
+      "republish-grace": { type: "string" },
+      "publisher-idle-timeout": { type: "string" },
+      "max-streams": { type: "string" },
+      "max-players": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -58,6 +77,16 @@ export function parseCliOptions(
       hub: {
         gopCache: count(values["gop-cache"], "--gop-cache", 1),
         batchWindowMs: count(values["batch-window"], "--batch-window", DEFAULT_BATCH_WINDOW_MS),
+        // Given only when set, so the hub's own documented defaults apply otherwise.
+        ...optionalCount(values["gop-cache-bytes"], "--gop-cache-bytes", "gopCacheMaxBytes"),
+        ...optionalCount(values["republish-grace"], "--republish-grace", "republishGraceMs"),
+        ...optionalCount(
+          values["publisher-idle-timeout"],
+          "--publisher-idle-timeout",
+          "publisherIdleTimeoutMs",
+        ),
+        ...optionalCount(values["max-streams"], "--max-streams", "maxStreams"),
+        ...optionalCount(values["max-players"], "--max-players", "maxPlayersPerStream"),
       },
     },
   };
