@@ -1,5 +1,5 @@
 /** connect validates the app name like a stream name; authorize is core's hook with protocol "rtmp". */
-import { StreamHub } from "@onair/core";
+import { type Authorize as CoreAuthorize, StreamHub } from "@onair/core";
 import { describe, expect, it } from "vitest";
 import { type AmfObject, type Authorize, type AuthorizeRequest, ServerSession } from "../src/index.js";
 import { command, connectCommand, RecordingTransport, settle } from "./session-fakes.js";
@@ -65,6 +65,25 @@ describe("server session authorize", () => {
     });
     expect(Object.fromEntries(request.query)).toEqual({ token: "abc", quality: "hd" });
     expect(transport.statusCodes()).toContain("NetStream.Publish.Start");
+    hub.close();
+  });
+
+  it("takes a hook written for core's request, as shared with the other protocols", async () => {
+    const seen: string[] = [];
+    const shared: CoreAuthorize = ({ protocol, action, name }) => {
+      seen.push(`${protocol} ${action} ${name}`);
+      return { allow: false, reason: "shared hook says no", status: 401 };
+    };
+    const { transport, session, hub } = connectTo("live", shared);
+    session.handleMessage(command("createStream", 2, null));
+    session.handleMessage(command("publish", 0, null, ["cam", "live"], 1));
+    await settle();
+    expect(seen).toEqual(["rtmp publish cam"]);
+    const status = transport.commands().find((c) => c.name === "onStatus");
+    expect(status?.args[0]).toMatchObject({
+      code: "NetStream.Publish.Unauthorized",
+      description: "shared hook says no",
+    });
     hub.close();
   });
 
