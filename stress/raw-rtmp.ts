@@ -52,7 +52,7 @@ export class ReceivedBytes {
   constructor(
     socket: Socket,
     /** Keep at most this many recent bytes (the total is always counted). */
-    readonly keepBytes = 1024 * 1024,
+    readonly keepBytes = 256 * 1024,
   ) {
     socket.on("data", (data: Buffer) => {
       this.total += data.length;
@@ -346,4 +346,54 @@ export function audioTagBody(kind: "sequenceHeader" | "frame", size = 200): Buff
   body[0] = 0xaf;
   body[1] = 1;
   return body;
+}
+
+export interface MediaPumpOptions {
+  /** Video frames per second (one AAC frame goes with each). Default 25. */
+  fps?: number;
+  /** Bytes of each video frame body. Default 2 000. */
+  frameBytes?: number;
+  /** A keyframe every this many frames. Default 25. */
+  gop?: number;
+}
+
+/** Noise shared by every pumped frame: the server never decodes it, and fresh random bytes per frame would cost the test CPU. */
+const NOISE = randomBytes(1024 * 1024);
+
+/**
+ * Publishes synthetic H.264/AAC on a session that has `publish`ed: the sequence headers, then
+ * frames at `fps` with timestamps that advance in real time. `stop()` ends the timer only.
+ */
+export function startMediaPump(
+  session: RawRtmpSession,
+  options: MediaPumpOptions = {},
+): { stop(): void; frames(): number; timestamp(): number } {
+  const fps = options.fps ?? 25;
+  const frameBytes = Math.min(options.frameBytes ?? 2_000, NOISE.length);
+  const gop = options.gop ?? 25;
+  session.sendMedia("video", 0, videoTagBody("sequenceHeader", 0));
+  session.sendMedia("audio", 0, audioTagBody("sequenceHeader"));
+  const keyframe = Buffer.from([0x17, 1, 0, 0, 0]);
+  const interframe = Buffer.from([0x27, 1, 0, 0, 0]);
+  const audio = Buffer.concat([Buffer.from([0xaf, 1]), NOISE.subarray(0, 200)]);
+  let frame = 0;
+  const started = Date.now();
+  const send = (): void => {
+    // Catch up to the wall clock, so a busy event loop does not slow the stream down.
+    const due = Math.floor(((Date.now() - started) * fps) / 1000) + 1;
+    while (frame < due && !session.socket.destroyed) {
+      const timestamp = Math.round((frame * 1000) / fps);
+      const header = frame % gop === 0 ? keyframe : interframe;
+      session.sendMedia("video", timestamp, Buffer.concat([header, NOISE.subarray(0, frameBytes)]));
+      session.sendMedia("audio", timestamp, audio);
+      frame++;
+    }
+  };
+  send();
+  const timer = setInterval(send, Math.max(1, Math.floor(1000 / fps)));
+  return {
+    stop: () => clearInterval(timer),
+    frames: () => frame,
+    timestamp: () => Math.round((frame * 1000) / fps),
+  };
 }

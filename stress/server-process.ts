@@ -138,4 +138,23 @@ export function sampleRss(
   };
 }
 
+/** Samples RSS and VmData every `intervalMs`, keeping the highest of each. */
+export function sampleMemory(
+  server: Pick<ServerProcess, "rssBytes" | "dataBytes" | "alive">,
+  intervalMs = 100,
+): { peakRss(): number; peakData(): number; stop(): void } {
+  let peakRss = server.rssBytes();
+  let peakData = server.dataBytes();
+  const timer = setInterval(() => {
+    try {
+      if (!server.alive()) return;
+      peakRss = Math.max(peakRss, server.rssBytes());
+      peakData = Math.max(peakData, server.dataBytes());
+    } catch {
+      // The process exited between the check and the read; the test that owns it will notice.
+    }
+  }, intervalMs);
+  return { peakRss: () => peakRss, peakData: () => peakData, stop: () => clearInterval(timer) };
+}
+
 export const MB = 1024 * 1024;
