@@ -72,6 +72,7 @@ describe("client session with the server session, in memory", () => {
     const pair = sessionPair({ url: "rtmp://10.0.0.1/a/b", handler: hub });
     const error = await pair.client.connect().catch((e: unknown) => e);
     expect(error).toMatchObject({ status: "NetConnection.Connect.Rejected" });
+    expect((error as Error).message).toContain('must not contain "/"');
     await drain();
     expect(pair.client.closed).toBe(true);
   });

@@ -92,11 +92,14 @@ export class ClientSession extends SafeEventEmitter<ClientSessionEvents> {
     return this.#closed;
   }
 
-  /** Announce the chunk size and send connect; resolves on the server's `_result`. */
+  /**
+   * Announce the chunk size and send connect; resolves on the server's `_result`. A refused
+   * connect (RtmpStatusError) closes the transport: the connection has no other use.
+   */
   async connect(): Promise<void> {
     const { url } = this;
     this.#transport.setChunkSize(this.#options.chunkSize ?? 4096);
-    await this.call("connect", {
+    const connected = this.call("connect", {
       app: `${this.#app}${url.search}`,
       type: "nonprivate",
       flashVer: this.#options.flashVer ?? "FMLE/3.0 (compatible; onair)",
@@ -108,6 +111,12 @@ export class ClientSession extends SafeEventEmitter<ClientSessionEvents> {
       videoFunction: 1,
       objectEncoding: 0,
     });
+    try {
+      await connected;
+    } catch (error) {
+      this.#transport.close(error as Error);
+      throw error;
+    }
   }
 
   /** Send a command and wait for its `_result` (rejects with RtmpStatusError on `_error`). */
