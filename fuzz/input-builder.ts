@@ -191,19 +191,20 @@ export class Splitter {
   #emptyPushes = false;
   #lastWasEmpty = false;
 
-  /** `whole`: one piece (and then nothing). */
-  start(random: FuzzRandom, input: Buffer, whole = false): this {
+  /**
+   * `whole`: one piece (and then nothing). `fineShare`: how often pieces of a few bytes (or one)
+   * may be chosen, for parsers whose every push costs a lot.
+   */
+  start(random: FuzzRandom, input: Buffer, whole = false, fineShare = 1): this {
     this.#input = input;
     this.#at = 0;
     this.#random = random;
     // A push per byte or per few bytes: only on short inputs.
-    this.#style = whole
-      ? -1
-      : input.length <= 256
-        ? random.below(5)
-        : input.length <= 4096
-          ? random.below(4)
-          : 1 + random.below(3);
+    const fine = random.next() < fineShare;
+    if (whole) this.#style = -1;
+    else if (fine && input.length <= 256) this.#style = random.below(5);
+    else if (fine && input.length <= 4096) this.#style = random.below(4);
+    else this.#style = 1 + random.below(3);
     this.#cut = random.below(input.length + 1);
     this.#emptyPushes = !whole && random.chance(0.05);
     this.#lastWasEmpty = false;

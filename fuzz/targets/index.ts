@@ -4,10 +4,12 @@ import { chunkDecoderTarget } from "./chunk-decoder.js";
 import { commandTarget } from "./command.js";
 import { flvDemuxerTarget } from "./flv-demuxer.js";
 import { flvPathTarget } from "./flv-path.js";
+import { handshakeTarget } from "./handshake.js";
 import { tagBodyTarget } from "./tag-body.js";
 
 /** Every fuzzed parser, in the order `pnpm fuzz` runs them. */
 export const fuzzTargets: readonly FuzzTargetFactory[] = [
+  handshakeTarget,
   chunkDecoderTarget,
   amf0Target,
   amf3Target,
