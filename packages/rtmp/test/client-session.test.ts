@@ -77,6 +77,21 @@ describe("client session with the server session, in memory", () => {
     expect(pair.client.closed).toBe(true);
   });
 
+  it("a status listener that throws changes nothing: the publish still starts", async () => {
+    hub = new StreamHub();
+    const pair = sessionPair({ url: "rtmp://10.0.0.1/live", handler: hub });
+    const seen: string[] = [];
+    pair.client.on("status", () => {
+      throw new Error("listener bug");
+    });
+    pair.client.on("status", (info) => seen.push(info.code));
+    await pair.client.connect();
+    const writer = await pair.client.publish("cam");
+    expect(writer.streamId).toBe(1);
+    expect(seen).toEqual(["NetStream.Publish.Start"]);
+    expect(pair.closedWith).toBeUndefined();
+  });
+
   it("play of a stream that never starts rejects with NetStream.Play.StreamNotFound", async () => {
     hub = new StreamHub({ playWaitTimeoutMs: 0 });
     const pair = sessionPair({ url: "rtmp://10.0.0.1/live", handler: hub });
