@@ -42,6 +42,7 @@ export {
   type AuthorizeResult,
   ServerSession,
   type ServerSessionOptions,
+  type SessionRefusalReason,
   type SessionTransport,
 } from "./session/server-session.js";
 export { RtmpClient, type RtmpClientEvents, type RtmpClientOptions } from "./transport/rtmp-client.js";

@@ -61,6 +61,8 @@ describe("RTMP server limits", () => {
         handshakeTimeout: 0,
         idleTimeout: 0,
         protocolError: 0,
+        badName: 0,
+        unauthorized: 0,
       },
     });
     expect(refusals).toEqual(["maxConnections"]);
@@ -133,6 +135,25 @@ describe("RTMP server limits", () => {
     socket.destroy();
     await waitFor(() => server.stats().connections === 0, 5000, "closed");
     expect(server.stats().partialMessageBytes).toBe(0);
+  });
+
+  it("counts refusals for a bad name and by authorize, each told to the client", async () => {
+    const { server, port, refusals } = await start({
+      authorize: ({ action }) => action === "play" || { allow: false, reason: "no publishing here" },
+    });
+    const badApp = await RtmpClient.connect(`rtmp://127.0.0.1:${port}/a/b`).catch((e: unknown) => e);
+    expect(badApp).toMatchObject({ status: "NetConnection.Connect.Rejected" });
+    const client = await RtmpClient.connect(`rtmp://127.0.0.1:${port}/live`);
+    clients.push(client);
+    await expect(client.play("..")).rejects.toMatchObject({ status: "NetStream.Play.Failed" });
+    const other = await RtmpClient.connect(`rtmp://127.0.0.1:${port}/live`);
+    clients.push(other);
+    await expect(other.publish("cam")).rejects.toMatchObject({
+      status: "NetStream.Publish.Unauthorized",
+      message: expect.stringContaining("no publishing here"),
+    });
+    expect(server.stats().refused).toMatchObject({ badName: 2, unauthorized: 1 });
+    expect(refusals).toEqual(["badName", "badName", "unauthorized"]);
   });
 
   it("counts a connection closed for a protocol error", async () => {

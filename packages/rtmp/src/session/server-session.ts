@@ -68,7 +68,12 @@ export interface ServerSessionOptions {
   amfLimits?: AmfLimits;
   /** Used to build the stream URL in StreamInfo, e.g. "rtmp://127.0.0.1:1935". */
   localAddress?: AddressInfo | string;
+  /** Told of each refusal the client was sent, for counting (the server's `stats()`). */
+  onRefusal?: (reason: SessionRefusalReason) => void;
 }
+
+/** Why a session said no: a bad app or stream name, or `authorize` refused. */
+export type SessionRefusalReason = "badName" | "unauthorized";
 
 type StreamSlot =
   | { state: "idle" }
@@ -256,6 +261,7 @@ export class ServerSession {
     this.#connectQuery = new URLSearchParams(appQuery || tcQuery);
     if (appProblem !== undefined) {
       debug("%s: connect rejected: %s", this.#transport.remoteAddress, appProblem);
+      this.#options.onRefusal?.("badName");
       this.#transport.send(
         commandMessage({
           name: "_error",
@@ -380,13 +386,18 @@ export class ServerSession {
     action: "publish" | "play",
   ): Promise<StreamInfo | undefined> {
     const slot = this.#streams.get(streamId);
-    const rawName = command.args[0];
-    if (slot?.state !== "idle" || typeof rawName !== "string" || !isSafeName(rawName)) {
+    const rawName = typeof command.args[0] === "string" ? command.args[0] : "";
+    const problem =
+      slot?.state !== "idle"
+        ? `stream id ${streamId} is not created or already in use`
+        : nameProblem(rawName.split("?", 1)[0], "stream");
+    if (problem !== undefined) {
+      if (slot?.state === "idle") this.#options.onRefusal?.("badName");
       this.#transport.send(
         statusMessage(streamId, {
           level: "error",
           code: action === "publish" ? "NetStream.Publish.BadName" : "NetStream.Play.Failed",
-          description: "bad stream name or stream state",
+          description: problem,
         }),
       );
       return undefined;
@@ -398,6 +409,7 @@ export class ServerSession {
     // The connection closed or the stream was deleted while authorize ran.
     if (this.#state === "closed" || this.#streams.get(streamId)?.state !== "pending") return undefined;
     if (!verdict.ok) {
+      this.#options.onRefusal?.("unauthorized");
       this.#streams.set(streamId, { state: "idle" });
       this.#refuse(
         streamId,
@@ -508,11 +520,6 @@ export class ServerSession {
       slot.writer.close();
     }
   }
-}
-
-/** A stream name becomes part of a key and of file paths (recordings): no separators or traversal. */
-function isSafeName(rawName: string): boolean {
-  return nameProblem(rawName.split("?", 1)[0], "stream") === undefined;
 }
 
 /**

@@ -68,6 +68,10 @@ export type RtmpServerStats = {
     idleTimeout: number;
     /** Closed for breaking the protocol or a size limit (an `RtmpProtocolError` other than a timeout). */
     protocolError: number;
+    /** A connect or publish/play refused for a bad app or stream name. */
+    badName: number;
+    /** A publish or play refused by `authorize`. */
+    unauthorized: number;
   };
 };
 
@@ -98,6 +102,8 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     handshakeTimeout: 0,
     idleTimeout: 0,
     protocolError: 0,
+    badName: 0,
+    unauthorized: 0,
   };
   #closing: Promise<void> | undefined;
 
@@ -198,6 +204,10 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
       chunkSize: options.chunkSize,
       amfLimits: options.amfLimits,
       localAddress: address,
+      onRefusal: (reason) => {
+        this.#refused[reason]++;
+        this.emit("refused", connection.remoteAddress, reason);
+      },
     });
     connection.onMessage = (message) => session.handleMessage(message);
     this.#connections.add(connection);
