@@ -1,9 +1,11 @@
 /**
  * Hostile input for the chunk decoder: random bytes, chunk-shaped random bytes and mutated valid
  * streams, from a seeded PRNG. The decoder must deliver messages or throw RtmpProtocolError,
- * never anything else; hold no more than maxMessageSize per chunk stream plus one header; and
+ * never anything else; hold no more than twice the bytes pushed, and no more than maxMessageSize
+ * per chunk stream plus one header; give every byte back to the shared budget on dispose; and
  * decode the same whether the bytes come in one piece or many.
  */
+import { ByteBudget } from "@onair/core";
 import { describe, expect, it } from "vitest";
 import { seededRandom as random } from "../../../test-support/seeded-random.js";
 import { ChunkDecoder } from "../src/codec/chunk-decoder.js";
@@ -28,7 +30,13 @@ interface Outcome {
 
 /** Decode `pieces`, checking the memory bound after every push. */
 function run(pieces: Buffer[]): Outcome {
-  const decoder = new ChunkDecoder({ maxMessageSize: MAX_MESSAGE_SIZE, maxChunkStreams: MAX_CHUNK_STREAMS });
+  // Large enough never to refuse here: a budget that refuses makes the outcome depend on the split.
+  const budget = new ByteBudget(1024 * 1024 * 1024);
+  const decoder = new ChunkDecoder({
+    maxMessageSize: MAX_MESSAGE_SIZE,
+    maxChunkStreams: MAX_CHUNK_STREAMS,
+    budget,
+  });
   const messages: string[] = [];
   try {
     for (const piece of pieces) {
@@ -41,10 +49,15 @@ function run(pieces: Buffer[]): Outcome {
       expect(decoder.bufferedBytes).toBeLessThanOrEqual(
         MAX_CHUNK_STREAMS * MAX_MESSAGE_SIZE + MAX_HEADER_LENGTH,
       );
+      expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 * decoder.bytesReceived);
+      expect(budget.used).toBeLessThanOrEqual(decoder.bufferedBytes);
     }
   } catch (error) {
     if (!(error instanceof RtmpProtocolError)) throw error;
     return { messages, error: error.code };
+  } finally {
+    decoder.dispose();
+    expect(budget.used).toBe(0);
   }
   return { messages, error: undefined };
 }
@@ -193,16 +206,19 @@ describe("chunk decoder fuzzing", () => {
     expect(delivered).toBeGreaterThan(1500);
   });
 
-  it("many chunk streams each holding a partial message stay within the bound", () => {
+  it("many chunk streams each holding a partial message hold only the bytes received", () => {
+    const budget = new ByteBudget(1024 * 1024);
     const decoder = new ChunkDecoder({
       maxMessageSize: MAX_MESSAGE_SIZE,
       maxChunkStreams: MAX_CHUNK_STREAMS,
+      budget,
     });
     const header = (csid: number) => Buffer.from([csid, 0, 0, 0, 0, 0x04, 0x00, 9, 1, 0, 0, 0]); // 1024 bytes
     for (let csid = 3; csid < 3 + MAX_CHUNK_STREAMS; csid++) {
       decoder.push(Buffer.concat([header(csid), randomBytes(random(csid), 128)]), () => {});
     }
-    expect(decoder.bufferedBytes).toBe(MAX_CHUNK_STREAMS * MAX_MESSAGE_SIZE);
+    expect(decoder.bufferedBytes).toBe(MAX_CHUNK_STREAMS * 128);
+    expect(budget.used).toBe(MAX_CHUNK_STREAMS * 128);
     expect(() => decoder.push(header(3 + MAX_CHUNK_STREAMS), () => {})).toThrow(RtmpProtocolError);
   });
 });

@@ -19,26 +19,41 @@
  *
  * Extended timestamps on type 3 chunks: following the spec (5.3.1.3) and ffmpeg's reader and
  * writer, a type 3 chunk carries the 4-byte extended timestamp whenever the latest type 0/1/2
- * header of its chunk stream had the field at 0xffffff, both when it continues a message and when
- * it starts a new one. On continuations the value is skipped; on a new message it is the delta.
- * Peers that leave it out of continuations (Flash-era encoders nginx-rtmp's `play_time_fix`
- * caters to) are not supported.
+ * header of its chunk stream had the field at 0xffffff. On a type 3 chunk that starts a new
+ * message it is always read, as the delta. On a continuation it is read only when the 4 bytes
+ * repeat the last timestamp field; otherwise they are payload: Flash-era encoders (those
+ * nginx-rtmp's `play_time_fix` caters to) leave it out there, and SRS checks the same way. So a
+ * continuation chunk on such a chunk stream is decoded once 4 bytes past its basic header have
+ * arrived, and a payload that happens to start with the timestamp field is misread (both forms
+ * cannot be told apart there).
  *
- * Zero copy: a message whose payload lies whole in one chunk of one pushed Buffer is delivered as
- * a `subarray` of that Buffer. That is safe with Node sockets, which hand out a fresh Buffer per
- * 'data' event; a caller that reuses its read buffer must copy payloads it keeps. A message that
- * spans chunks gets one Buffer of exactly its length, allocated when its first payload byte
- * arrives, and the pieces are copied in.
+ * Memory is taken as bytes arrive, never on a length the peer announced. A message whose payload
+ * lies whole in one chunk of one pushed Buffer is delivered as a `subarray` of that Buffer (zero
+ * copy). A message spanning chunks is copied once into one Buffer of exactly its length when its
+ * last byte arrives. Until then its pieces are kept as they came: a piece that is a large share
+ * of its pushed Buffer (at least half, in pieces of 512 bytes or more on average) by reference to
+ * that Buffer, which then counts whole; smaller ones copied into Buffers of the decoder's own,
+ * each about as large as the message received so far, so a trickle makes O(log n) of them. Either
+ * way a partial message holds at most twice the bytes received for it. So push() may keep
+ * references to the Buffers it is given until the messages in them complete, and delivered
+ * payloads may be views of them: that is safe with
+ * Node sockets, which hand out a fresh Buffer per 'data' event; a caller that reuses its read
+ * buffer must copy before pushing.
  *
- * Memory: each chunk stream holds at most one partial message (at most `maxMessageSize` bytes,
- * refused as soon as a header announces more), the decoder at most one partial header
- * (18 bytes), and at most `maxChunkStreams` chunk streams exist. The chunk size never sizes a
- * buffer, so a peer may legally announce 0x7fffffff.
+ * Budgets: the held bytes of all chunk streams of a decoder (one connection) stay within
+ * `maxBufferedBytes`, and those of every decoder sharing a `ByteBudget` (a server) within its
+ * limit; going over throws `ERR_RTMP_BUFFER_LIMIT` or `ERR_RTMP_SERVER_BUFFER_LIMIT`. Held bytes
+ * go back to the shared budget when their message completes or is aborted, and on `dispose()`,
+ * which the owner calls when the connection closes. Besides, a header announcing more than
+ * `maxMessageSize` is refused at once, at most `maxChunkStreams` chunk streams exist, and a
+ * partial header holds at most 18 bytes. The chunk size never sizes a buffer, so a peer may
+ * legally announce 0x7fffffff.
  *
  * Tolerated deviation: librtmp (RTMP_SendCtrl) starts chunk stream 2 with a type 1 header; that
  * one case is read as if the stream id were 0, as SRS does. Any other type 1/2/3 chunk on a chunk
  * stream without a previous header is an error.
  */
+import type { ByteBudget } from "@onair/core";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { MAX_CHUNK_SIZE, MessageType, type RtmpMessage } from "./rtmp-message.js";
 
@@ -47,11 +62,24 @@ export interface ChunkDecoderOptions {
   maxMessageSize?: number;
   /** Most distinct chunk stream ids at once; one more throws `chunkStreams`. Default 64. */
   maxChunkStreams?: number;
+  /**
+   * Most bytes this decoder holds for partial messages, all chunk streams together; more throws
+   * `bufferLimit`. Default `maxMessageSize` + 1 MiB (17 MiB with the defaults): one largest
+   * message in progress plus the audio and data interleaved with it.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * A budget shared with other decoders (all connections of a server): held bytes are taken from
+   * it and given back; when it has no room, `serverBufferLimit` is thrown. Default none.
+   */
+  budget?: ByteBudget;
 }
 
 const DEFAULT_CHUNK_SIZE = 128;
 const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 const DEFAULT_MAX_CHUNK_STREAMS = 64;
+/** What `maxBufferedBytes` allows beyond one largest message by default. */
+const DEFAULT_BUFFERED_BEYOND_MESSAGE = 1024 * 1024;
 /** The longest chunk header: 3-byte basic header, type 0 message header, extended timestamp. */
 const MAX_HEADER_LENGTH = 3 + 11 + 4;
 /** Message header length by chunk type (fmt). */
@@ -59,6 +87,12 @@ const MESSAGE_HEADER_LENGTH = [11, 7, 3, 0] as const;
 const EXTENDED_TIMESTAMP = 0xffffff;
 const CONTROL_CHUNK_STREAM = 2;
 const EMPTY = Buffer.alloc(0);
+/**
+ * Pieces of a partial message at least this long on average, and at least half of the Buffer
+ * pushed, are kept as views of it rather than copied: below that, a view's own cost (about 100
+ * bytes of heap) or the rest of the Buffer it keeps alive outweighs the copy saved.
+ */
+const MIN_KEPT_PIECE = 512;
 
 /** What one chunk stream remembers: its last header and the message being reassembled. */
 class ChunkStreamState {
@@ -72,18 +106,29 @@ class ChunkStreamState {
   messageStreamId = 0;
   /** A message was started and not all its payload has arrived. */
   inProgress = false;
-  /** Payload bytes of the current message received so far. */
+  /** Payload bytes of the current message received so far (held and borrowed). */
   received = 0;
-  /** The current message's payload, once it spans chunks. */
-  payload: Buffer | undefined;
+  /**
+   * The current message's bytes from earlier pushes, in order: ranges (start, end in
+   * `pieceRanges`) of pushed Buffers (kept, not copied) and of Buffers of our own; `tail` (if any)
+   * comes after them. Ranges rather than views: a view costs an object per piece.
+   */
+  readonly pieces: Buffer[] = [];
+  readonly pieceRanges: number[] = [];
+  /** A Buffer of our own being filled by small pieces, `tailLength` bytes so far. */
+  tail: Buffer | undefined;
+  tailLength = 0;
+  /** What `pieces` and `tail` cost: our own Buffers' sizes plus the lengths of the pushed Buffers kept. */
+  held = 0;
+  /**
+   * The current message's pieces in the Buffer being pushed, as start, end offsets: referenced,
+   * not copied, until the message completes or the push ends.
+   */
+  readonly borrowed: number[] = [];
+  /** Listed in the decoder's chunk streams that borrow from the current push. */
+  borrowing = false;
 
   constructor(readonly chunkStreamId: number) {}
-
-  discardMessage(): void {
-    this.inProgress = false;
-    this.received = 0;
-    this.payload = undefined;
-  }
 }
 
 function readUInt24(source: Buffer, at: number): number {
@@ -101,6 +146,8 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 export class ChunkDecoder {
   readonly #maxMessageSize: number;
   readonly #maxChunkStreams: number;
+  readonly #maxBufferedBytes: number;
+  readonly #budget: ByteBudget | undefined;
   readonly #streams = new Map<number, ChunkStreamState>();
   /** A chunk header cut off at the end of a push, kept until the rest arrives. */
   readonly #partialHeader = Buffer.allocUnsafe(MAX_HEADER_LENGTH);
@@ -111,6 +158,11 @@ export class ChunkDecoder {
   #chunkRemaining = 0;
   #chunkSize = DEFAULT_CHUNK_SIZE;
   #bytesReceived = 0;
+  /** Bytes of all chunk streams' held Buffers (also what is taken from the shared budget). */
+  #heldBytes = 0;
+  /** Chunk streams that borrowed pieces of the Buffer being pushed. */
+  readonly #borrowing: ChunkStreamState[] = [];
+  #disposed = false;
 
   constructor(options: ChunkDecoderOptions = {}) {
     this.#maxMessageSize = positiveInteger(
@@ -123,6 +175,12 @@ export class ChunkDecoder {
       DEFAULT_MAX_CHUNK_STREAMS,
       "maxChunkStreams",
     );
+    this.#maxBufferedBytes = positiveInteger(
+      options.maxBufferedBytes,
+      this.#maxMessageSize + DEFAULT_BUFFERED_BEYOND_MESSAGE,
+      "maxBufferedBytes",
+    );
+    this.#budget = options.budget;
   }
 
   /** Incoming chunk size: 128 until a Set Chunk Size message changes it. */
@@ -137,19 +195,19 @@ export class ChunkDecoder {
 
   /** Bytes held for partial messages and a partial header: what a slow or hostile peer costs. */
   get bufferedBytes(): number {
-    let total = this.#partialHeaderLength;
-    for (const stream of this.#streams.values()) total += stream.payload?.length ?? 0;
-    return total;
+    return this.#heldBytes + this.#partialHeaderLength;
   }
 
   /**
    * Feed bytes split anywhere; `onMessage` gets each complete message, in order. Set Chunk Size
    * and Abort are applied here, before the next chunk is read, and still passed on. Throws
-   * RtmpProtocolError; after a throw (from here or from `onMessage`) the decoder is unusable.
+   * RtmpProtocolError; after a throw (from here or from `onMessage`) the decoder is unusable:
+   * call `dispose()`.
    */
   push(chunk: Buffer, onMessage: (message: RtmpMessage) => void): void {
+    if (this.#disposed) throw new Error("ChunkDecoder.push after dispose()");
     this.#bytesReceived += chunk.length;
-    const end = chunk.length;
+    let end = chunk.length;
     let offset = 0;
     if (this.#partialHeaderLength > 0) {
       const kept = this.#partialHeaderLength;
@@ -162,9 +220,16 @@ export class ChunkDecoder {
         return;
       }
       this.#partialHeaderLength = 0;
-      offset = used - kept;
+      if (used >= kept) {
+        offset = used - kept;
+      } else {
+        // A continuation that left out its extended timestamp: bytes kept as header are payload.
+        chunk = Buffer.concat([this.#partialHeader.subarray(used, kept), chunk]);
+        end = chunk.length;
+      }
     }
-    while (offset < end) {
+    // dispose() from inside onMessage (the connection closed) ends the push there.
+    while (offset < end && !this.#disposed) {
       const stream = this.#current;
       if (stream !== undefined) {
         offset = this.#readPayload(stream, chunk, offset, end, onMessage);
@@ -174,10 +239,26 @@ export class ChunkDecoder {
       if (used === 0) {
         chunk.copy(this.#partialHeader, 0, offset, end);
         this.#partialHeaderLength = end - offset;
-        return;
+        break;
       }
       offset += used;
     }
+    if (this.#borrowing.length > 0) this.#holdBorrowed(chunk);
+  }
+
+  /**
+   * Let go of every partial message and give its bytes back to the shared budget. Call it when the
+   * connection closes (or after `push` threw); the decoder is unusable afterwards. Idempotent.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#budget?.release(this.#heldBytes);
+    this.#heldBytes = 0;
+    this.#streams.clear();
+    this.#borrowing.length = 0;
+    this.#current = undefined;
+    this.#partialHeaderLength = 0;
   }
 
   /**
@@ -211,9 +292,15 @@ export class ChunkDecoder {
     let timestampField = format === 3 ? 0 : readUInt24(source, at);
     const extended =
       format === 3 ? stream?.extendedTimestamp === true : timestampField === EXTENDED_TIMESTAMP;
-    const headerEnd = extended ? messageHeaderEnd + 4 : messageHeaderEnd;
+    let headerEnd = extended ? messageHeaderEnd + 4 : messageHeaderEnd;
     if (headerEnd > end) return 0;
-    if (extended) timestampField = source.readUInt32BE(messageHeaderEnd);
+    if (extended) {
+      timestampField = source.readUInt32BE(messageHeaderEnd);
+      // A continuation whose 4 bytes do not repeat the field left it out: they are payload.
+      if (format === 3 && stream?.inProgress === true && timestampField !== stream.timestampDelta) {
+        headerEnd = messageHeaderEnd;
+      }
+    }
 
     // The header is complete: apply it.
     if (stream === undefined) {
@@ -280,23 +367,150 @@ export class ChunkDecoder {
     const stop = start + taken;
     this.#chunkRemaining -= taken;
     if (this.#chunkRemaining === 0) this.#current = undefined;
-    let payload = stream.payload;
-    if (payload === undefined) {
-      if (taken === stream.messageLength) {
-        stream.discardMessage();
-        this.#deliver(stream, source.subarray(start, stop), onMessage);
-        return stop;
-      }
-      payload = Buffer.allocUnsafe(stream.messageLength);
-      stream.payload = payload;
+    if (stream.received === 0 && taken === stream.messageLength) {
+      stream.inProgress = false;
+      this.#deliver(stream, source.subarray(start, stop), onMessage);
+      return stop;
     }
-    source.copy(payload, stream.received, start, stop);
     stream.received += taken;
     if (stream.received === stream.messageLength) {
-      stream.discardMessage();
+      const payload = this.#assemble(stream, source, start, stop);
       this.#deliver(stream, payload, onMessage);
+      return stop;
+    }
+    stream.borrowed.push(start, stop);
+    if (!stream.borrowing) {
+      stream.borrowing = true;
+      this.#borrowing.push(stream);
     }
     return stop;
+  }
+
+  /** The whole payload of `stream`'s message, whose last piece is `source[start..stop)`; resets the stream. */
+  #assemble(stream: ChunkStreamState, source: Buffer, start: number, stop: number): Buffer {
+    const payload = Buffer.allocUnsafe(stream.messageLength);
+    let at = 0;
+    const pieces = stream.pieces;
+    const ranges = stream.pieceRanges;
+    for (let i = 0; i < pieces.length; i++)
+      at += pieces[i].copy(payload, at, ranges[2 * i], ranges[2 * i + 1]);
+    if (stream.tail !== undefined) at += stream.tail.copy(payload, at, 0, stream.tailLength);
+    const borrowed = stream.borrowed;
+    for (let i = 0; i < borrowed.length; i += 2) {
+      at += source.copy(payload, at, borrowed[i], borrowed[i + 1]);
+    }
+    source.copy(payload, at, start, stop);
+    this.#discardMessage(stream);
+    return payload;
+  }
+
+  /**
+   * At the end of a push: keep what partial messages borrowed from `source`. A large share of
+   * `source` in large pieces is kept as views (no copy; `source` costs what it is long); anything
+   * else is copied into Buffers of our own, so a 1-byte piece never keeps a 64 KiB read alive.
+   */
+  #holdBorrowed(source: Buffer): void {
+    for (const stream of this.#borrowing) {
+      stream.borrowing = false;
+      const borrowed = stream.borrowed;
+      if (borrowed.length === 0) continue;
+      let bytes = 0;
+      for (let i = 0; i < borrowed.length; i += 2) bytes += borrowed[i + 1] - borrowed[i];
+      const large = bytes >= (borrowed.length / 2) * MIN_KEPT_PIECE && 2 * bytes >= source.length;
+      if (large && this.#tryTake(source.length)) {
+        stream.held += source.length;
+        this.#closeTail(stream);
+        for (let i = 0; i < borrowed.length; i += 2) {
+          stream.pieces.push(source);
+          stream.pieceRanges.push(borrowed[i], borrowed[i + 1]);
+        }
+      } else {
+        this.#copyBorrowed(stream, source, bytes);
+      }
+      borrowed.length = 0;
+    }
+    this.#borrowing.length = 0;
+  }
+
+  /**
+   * Copy `stream`'s borrowed pieces (`bytes` long) into its tail, first starting a tail about as
+   * large as all the message received so far when the current one is full, so a message trickling
+   * in makes O(log n) Buffers, which together stay within twice the bytes received.
+   */
+  #copyBorrowed(stream: ChunkStreamState, source: Buffer, bytes: number): void {
+    let tail = stream.tail;
+    if (tail === undefined || tail.length - stream.tailLength < bytes) {
+      this.#closeTail(stream);
+      const received = stream.received;
+      const preferred = Math.min(
+        stream.messageLength - (received - bytes),
+        Math.max(bytes, Math.min(received, 2 * received - stream.held)),
+      );
+      let size = preferred;
+      if (!this.#tryTake(preferred)) {
+        this.#take(stream, bytes);
+        size = bytes;
+      }
+      stream.held += size;
+      // A Buffer of its own, not a slice of Node's shared pool, so what is counted is what is held.
+      tail = Buffer.allocUnsafeSlow(size);
+      stream.tail = tail;
+    }
+    let at = stream.tailLength;
+    const borrowed = stream.borrowed;
+    for (let i = 0; i < borrowed.length; i += 2) {
+      at += source.copy(tail, at, borrowed[i], borrowed[i + 1]);
+    }
+    stream.tailLength = at;
+  }
+
+  /** Move the filled part of `stream`'s tail to its pieces (what is left of the tail stays counted). */
+  #closeTail(stream: ChunkStreamState): void {
+    if (stream.tail === undefined) return;
+    stream.pieces.push(stream.tail);
+    stream.pieceRanges.push(0, stream.tailLength);
+    stream.tail = undefined;
+    stream.tailLength = 0;
+  }
+
+  /** Count `bytes` more as held if both budgets have room; false (nothing taken) if not. */
+  #tryTake(bytes: number): boolean {
+    if (this.#heldBytes + bytes > this.#maxBufferedBytes) return false;
+    if (this.#budget !== undefined && !this.#budget.take(bytes)) return false;
+    this.#heldBytes += bytes;
+    return true;
+  }
+
+  /** Count `bytes` more as held, or throw the limit that has no room for them. */
+  #take(stream: ChunkStreamState, bytes: number): void {
+    if (this.#heldBytes + bytes > this.#maxBufferedBytes) {
+      throw new RtmpProtocolError(
+        RtmpErrorCode.bufferLimit,
+        `partial messages would hold ${this.#heldBytes + bytes} bytes (chunk stream ${stream.chunkStreamId}), limit ${this.#maxBufferedBytes}`,
+      );
+    }
+    if (this.#budget !== undefined && !this.#budget.take(bytes)) {
+      throw new RtmpProtocolError(
+        RtmpErrorCode.serverBufferLimit,
+        `the server's partial message budget of ${this.#budget.limit} bytes has no room for ${bytes} more`,
+      );
+    }
+    this.#heldBytes += bytes;
+  }
+
+  /** Forget `stream`'s current message and give back what it held. */
+  #discardMessage(stream: ChunkStreamState): void {
+    stream.inProgress = false;
+    stream.received = 0;
+    stream.borrowed.length = 0;
+    if (stream.held === 0) return;
+    stream.pieces.length = 0;
+    stream.pieceRanges.length = 0;
+    stream.tail = undefined;
+    stream.tailLength = 0;
+    this.#heldBytes -= stream.held;
+    this.#budget?.release(stream.held);
+    stream.held = 0;
   }
 
   #deliver(stream: ChunkStreamState, payload: Buffer, onMessage: (message: RtmpMessage) => void): void {
@@ -316,7 +530,8 @@ export class ChunkDecoder {
     if (payload.length < 4) {
       throw new RtmpProtocolError(RtmpErrorCode.controlMessage, `Abort message of ${payload.length} bytes`);
     }
-    this.#streams.get(payload.readUInt32BE(0))?.discardMessage();
+    const stream = this.#streams.get(payload.readUInt32BE(0));
+    if (stream !== undefined) this.#discardMessage(stream);
   }
 }
 

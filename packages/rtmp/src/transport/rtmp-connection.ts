@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { type ByteOutput, SafeEventEmitter } from "@onair/core";
+import { type ByteBudget, type ByteOutput, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
 import { ChunkDecoder } from "../codec/chunk-decoder.js";
 import { ChunkEncoder } from "../codec/chunk-encoder.js";
@@ -19,6 +19,13 @@ const debug = createDebug("onair:rtmp:connection");
 export interface RtmpConnectionOptions {
   /** Largest message a peer may send, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
+  /**
+   * Most bytes held for the peer's partial messages, all chunk streams together; more closes the
+   * connection with `ERR_RTMP_BUFFER_LIMIT`. Default `maxMessageSize` + 1 MiB (17 MiB).
+   */
+  maxBufferedBytes?: number;
+  /** A budget for partial messages shared with other connections (a server's); default none. */
+  bufferBudget?: ByteBudget;
   /** Close a connection with no traffic either way for this long, in ms. Default 60 000. */
   idleTimeoutMs?: number;
   /** Close a connection that has not finished the handshake in this time, in ms. Default 10 000. */
@@ -56,7 +63,11 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
     super();
     this.socket = socket;
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
-    this.#decoder = new ChunkDecoder({ maxMessageSize: options.maxMessageSize ?? 16 * 1024 * 1024 });
+    this.#decoder = new ChunkDecoder({
+      maxMessageSize: options.maxMessageSize ?? 16 * 1024 * 1024,
+      maxBufferedBytes: options.maxBufferedBytes,
+      budget: options.bufferBudget,
+    });
     socket.setNoDelay(true);
     socket.setTimeout(options.idleTimeoutMs ?? 60_000);
     socket.on("timeout", () =>
@@ -126,6 +137,7 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
     this.#closed = true;
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
+    this.#decoder.dispose();
     if (error !== undefined) debug("%s closed: %s", this.remoteAddress, error.message);
     else debug("%s closed", this.remoteAddress);
     if (error instanceof RtmpProtocolError || this.socket.destroyed) this.socket.destroy();

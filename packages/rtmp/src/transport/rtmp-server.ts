@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { type Handler, SafeEventEmitter } from "@onair/core";
+import { ByteBudget, type Handler, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
 import type { AmfLimits } from "../codec/amf.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
@@ -21,6 +21,17 @@ export interface RtmpServerOptions {
   chunkSize?: number;
   /** Largest message a client may send, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
+  /**
+   * Most bytes one connection may hold in partial messages, all its chunk streams together; more
+   * closes it with `ERR_RTMP_BUFFER_LIMIT`. Memory is taken as bytes arrive, never on a length a
+   * header announces. Default `maxMessageSize` + 1 MiB (17 MiB).
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Most bytes all connections together may hold in partial messages; the connection whose bytes
+   * would go over is closed with `ERR_RTMP_SERVER_BUFFER_LIMIT`, the others go on. Default 256 MiB.
+   */
+  maxServerBufferedBytes?: number;
   /** Close connections silent for this long, in ms. Default 60 000. */
   idleTimeoutMs?: number;
   /** Close connections that have not finished the handshake in this time, in ms. Default 10 000. */
@@ -90,6 +101,8 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
   readonly #options: RtmpServerOptions;
   readonly #server: Server;
   readonly #connections = new Set<RtmpConnection>();
+  /** Partial message bytes of all connections, against `maxServerBufferedBytes`. */
+  readonly #bufferBudget: ByteBudget;
   /** Open connections per peer IP, for `maxConnectionsPerIp`. */
   readonly #perIp = new Map<string, number>();
   readonly #maxConnections: number;
@@ -113,6 +126,7 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
     this.#perIpExempt = new Set(options.perIpExemptAddresses ?? ["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+    this.#bufferBudget = new ByteBudget(options.maxServerBufferedBytes ?? 256 * 1024 * 1024);
     // The limit is checked in #accept rather than by net.Server.maxConnections, which drops
     // sockets silently: here each refusal is counted and reported.
     this.#server = createServer((socket) => this.#accept(socket));
@@ -194,6 +208,8 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     const options = this.#options;
     const connection = new RtmpConnection(socket, "server", {
       maxMessageSize: options.maxMessageSize,
+      maxBufferedBytes: options.maxBufferedBytes,
+      bufferBudget: this.#bufferBudget,
       idleTimeoutMs: options.idleTimeoutMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
     });
