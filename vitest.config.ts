@@ -18,14 +18,15 @@ const testFiles = [
  * The rule: a test file is **interop** when it needs something outside this Node process —
  * - it lives in bench/ or stress/ (real server processes, long runs), or
  * - its name says so: *-ffmpeg, *-nginx, *-redis, *-interop, browser-*, or
- * - it imports node:child_process, playwright-core, redis/ioredis, or a test-support helper that
- *   starts a real peer (media-tools: ffmpeg/ffprobe; browser: Chromium; nginx-rtmp; redis*).
+ * - it imports (statically or with import()) node:child_process, playwright-core, redis/ioredis,
+ *   a test-support helper that starts a real peer (media-tools: ffmpeg/ffprobe; browser: Chromium;
+ *   nginx-rtmp; redis*), or a helper from bench/ or stress/ (server processes).
  * Everything else is **unit**: codec, session, core and fuzz-slice tests, and in-process tests
  * that need nothing installed. A new file lands on the right side by what it imports.
  */
 const interopByPath = /^(bench|stress)\/|\/(browser-[^/]*|[^/]*-(ffmpeg|nginx|redis|interop))\.test\.ts$/;
 const interopByImport =
-  /from\s+["'](node:child_process|child_process|playwright-core|redis|ioredis|[^"']*test-support\/(media-tools|browser|nginx-rtmp|redis[^"']*)(\.js)?)["']/;
+  /(from|import)\s*\(?\s*["'](node:child_process|child_process|playwright-core|redis|ioredis|[^"']*test-support\/(media-tools|browser|nginx-rtmp|redis)[^"']*|[^"']*\/(bench|stress)\/[^"']*)["']/;
 
 function isInterop(file: string): boolean {
   return interopByPath.test(file) || interopByImport.test(readFileSync(file, "utf8"));
