@@ -1,0 +1,198 @@
+/**
+ * What partial messages cost: memory is taken as bytes arrive, never on an announced length, and
+ * it is bounded per decoder (`maxBufferedBytes`) and across decoders (a shared `ByteBudget`), and
+ * given back when a message completes, is aborted, or the decoder is disposed.
+ */
+import { ByteBudget } from "@onair/core";
+import { describe, expect, it } from "vitest";
+import { ChunkDecoder, type ChunkDecoderOptions } from "../src/codec/chunk-decoder.js";
+import { encodeChunks } from "../src/codec/chunk-encoder.js";
+import { abortMessage, setChunkSizeMessage } from "../src/codec/control-messages.js";
+import { MAX_CHUNK_SIZE, type RtmpMessage } from "../src/codec/rtmp-message.js";
+import { RtmpErrorCode, RtmpProtocolError } from "../src/errors.js";
+import { pattern } from "./chunk-vectors.js";
+
+const SIXTEEN_MB = 0xffffff; // the largest length a header can announce, under the 16 MiB default
+
+/** A type 0 header on `chunkStreamId` announcing a video message of `length` bytes. */
+function header(chunkStreamId: number, length: number): Buffer {
+  const bytes = Buffer.from([chunkStreamId, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0]);
+  bytes.writeUIntBE(length, 4, 3);
+  return bytes;
+}
+
+/** A decoder whose chunk size is 0x7fffffff, so pushed bytes after a header are all payload. */
+function bigChunkDecoder(options: ChunkDecoderOptions = {}): ChunkDecoder {
+  const decoder = new ChunkDecoder(options);
+  decoder.push(encodeChunks(setChunkSizeMessage(MAX_CHUNK_SIZE), 128), () => {});
+  return decoder;
+}
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RtmpProtocolError);
+    return (error as RtmpProtocolError).code;
+  }
+  return undefined;
+}
+
+describe("ChunkDecoder memory", () => {
+  it("a 16 MB message trickled in costs only the bytes received, and they come back on dispose", () => {
+    const budget = new ByteBudget(256 * 1024 * 1024);
+    const decoder = bigChunkDecoder({ budget });
+    decoder.push(header(6, SIXTEEN_MB), () => {});
+    expect(decoder.bufferedBytes).toBe(0);
+    let received = 0;
+    for (const size of [1, 1, 1, 7, 100, 1000, 10, 1]) {
+      for (let i = 0; i < 200; i++) {
+        decoder.push(pattern(size, i), () => expect.unreachable("the message is not complete"));
+        received += size;
+        expect(decoder.bufferedBytes).toBeGreaterThanOrEqual(received);
+        expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 * received);
+        expect(budget.used).toBe(decoder.bufferedBytes);
+      }
+    }
+    expect(received).toBeLessThan(250_000);
+    decoder.dispose();
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(budget.used).toBe(0);
+    decoder.dispose(); // idempotent
+    expect(budget.used).toBe(0);
+    expect(() => decoder.push(Buffer.from([0]), () => {})).toThrow("after dispose");
+  });
+
+  it("64 chunk streams each announcing 16 MB hold only what each received", () => {
+    const budget = new ByteBudget(256 * 1024 * 1024);
+    const decoder = bigChunkDecoder({ budget });
+    for (let csid = 3; csid < 3 + 63; csid++) {
+      decoder.push(Buffer.concat([header(csid, SIXTEEN_MB), pattern(100, csid)]), () => {});
+    }
+    // The 64th chunk stream (2 is the control one) trickles byte by byte.
+    decoder.push(header(3 + 63, SIXTEEN_MB), () => {});
+    for (let i = 0; i < 100; i++) decoder.push(Buffer.from([i]), () => {});
+    const received = 64 * 100;
+    expect(decoder.bufferedBytes).toBeGreaterThanOrEqual(received);
+    expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 * received);
+    expect(budget.used).toBe(decoder.bufferedBytes);
+    decoder.dispose();
+    expect(budget.used).toBe(0);
+  });
+
+  it("gives the bytes back when the message completes and when it is aborted", () => {
+    const budget = new ByteBudget(1024 * 1024);
+    const decoder = bigChunkDecoder({ budget });
+    const payload = pattern(50_000, 1);
+    const messages: RtmpMessage[] = [];
+    decoder.push(header(6, payload.length), () => {});
+    for (let at = 0; at < payload.length; at += 999) {
+      decoder.push(payload.subarray(at, at + 999), (m) => messages.push(m));
+    }
+    expect(messages).toHaveLength(1);
+    expect(messages[0].payload.equals(payload)).toBe(true);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(budget.used).toBe(0);
+
+    // At chunk size 300, two whole chunks of a 1000-byte message, then an Abort between chunks.
+    decoder.push(encodeChunks(setChunkSizeMessage(300), MAX_CHUNK_SIZE), () => {});
+    decoder.push(Buffer.concat([header(7, 1000), pattern(300, 2)]), () => {});
+    decoder.push(Buffer.concat([Buffer.from([0xc7]), pattern(300, 3)]), () => {});
+    expect(budget.used).toBeGreaterThanOrEqual(600);
+    decoder.push(encodeChunks(abortMessage(7), 300), () => {});
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(budget.used).toBe(0);
+    // Chunk stream 7 starts over, from nothing.
+    const after: RtmpMessage[] = [];
+    decoder.push(Buffer.concat([header(7, 3), Buffer.from("abc")]), (m) => after.push(m));
+    expect(after.map((m) => m.payload.toString())).toEqual(["abc"]);
+  });
+
+  it("keeps a large share of a pushed Buffer by reference, counting the whole Buffer", () => {
+    const decoder = bigChunkDecoder();
+    const payload = pattern(100_000, 4);
+    const first = Buffer.concat([header(6, payload.length), payload.subarray(0, 60_000)]);
+    decoder.push(first, () => {});
+    expect(decoder.bufferedBytes).toBe(first.length);
+    const messages: RtmpMessage[] = [];
+    decoder.push(Buffer.from(payload.subarray(60_000)), (m) => messages.push(m));
+    expect(messages[0].payload.equals(payload)).toBe(true);
+    // The delivered payload is a Buffer of its own, not a view that keeps the pushed ones alive.
+    expect(messages[0].payload.buffer.byteLength).toBe(payload.length);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it("copies a small piece of a large pushed Buffer instead of keeping the Buffer", () => {
+    const decoder = new ChunkDecoder();
+    // A complete 60 KB message at chunk size 0x7fffffff, then 10 bytes of a 16 MB one, in one push.
+    const big = pattern(60_000, 5);
+    const push = Buffer.concat([
+      encodeChunks(setChunkSizeMessage(MAX_CHUNK_SIZE), 128),
+      header(4, big.length),
+      big,
+      header(6, SIXTEEN_MB),
+      pattern(10, 6),
+    ]);
+    decoder.push(push, () => {});
+    expect(decoder.bufferedBytes).toBeLessThanOrEqual(20);
+  });
+
+  it("maxBufferedBytes bounds all chunk streams together", () => {
+    const decoder = bigChunkDecoder({ maxBufferedBytes: 10_000 });
+    decoder.push(Buffer.concat([header(4, SIXTEEN_MB), pattern(4000, 1)]), () => {});
+    decoder.push(Buffer.concat([header(5, SIXTEEN_MB), pattern(4000, 2)]), () => {});
+    expect(decoder.bufferedBytes).toBeLessThanOrEqual(10_000);
+    expect(
+      codeOf(() => decoder.push(Buffer.concat([header(6, SIXTEEN_MB), pattern(4000, 3)]), () => {})),
+    ).toBe(RtmpErrorCode.bufferLimit);
+  });
+
+  it("the default maxBufferedBytes lets one largest message through, bytes trickling", () => {
+    const decoder = bigChunkDecoder({ maxMessageSize: 100_000 });
+    const payload = pattern(100_000, 7);
+    const messages: RtmpMessage[] = [];
+    decoder.push(header(6, payload.length), () => {});
+    for (let at = 0; at < payload.length; at += 10) {
+      decoder.push(payload.subarray(at, at + 10), (m) => messages.push(m));
+    }
+    expect(messages[0].payload.equals(payload)).toBe(true);
+  });
+
+  it("a shared budget refuses the decoder that would go over, and not the others", () => {
+    const budget = new ByteBudget(50_000);
+    const [a, b, c] = [1, 2, 3].map(() => bigChunkDecoder({ budget }));
+    const payloadA = pattern(40_000, 1);
+    const payloadB = pattern(20_000, 2);
+    a.push(header(6, payloadA.length), () => {});
+    b.push(header(6, payloadB.length), () => {});
+    c.push(header(6, SIXTEEN_MB), () => {});
+    for (let at = 0; at < 30_000; at += 100) a.push(payloadA.subarray(at, at + 100), () => {});
+    for (let at = 0; at < 10_000; at += 100) b.push(payloadB.subarray(at, at + 100), () => {});
+    expect(budget.used).toBeGreaterThanOrEqual(40_000);
+    expect(budget.used).toBeLessThanOrEqual(50_000);
+    let cCode: string | undefined;
+    for (let i = 0; i < 200 && cCode === undefined; i++) {
+      cCode = codeOf(() => c.push(pattern(100, i), () => {}));
+    }
+    expect(cCode).toBe(RtmpErrorCode.serverBufferLimit);
+    c.dispose();
+    // a and b finish their messages.
+    const done: Buffer[] = [];
+    for (let at = 30_000; at < payloadA.length; at += 100)
+      a.push(payloadA.subarray(at, at + 100), (m) => done.push(m.payload));
+    for (let at = 10_000; at < payloadB.length; at += 100)
+      b.push(payloadB.subarray(at, at + 100), (m) => done.push(m.payload));
+    expect(done.map((p) => p.length)).toEqual([40_000, 20_000]);
+    expect(done[0].equals(payloadA) && done[1].equals(payloadB)).toBe(true);
+    expect(budget.used).toBe(0);
+  });
+
+  it("a connection closed from inside onMessage takes nothing from the budget afterwards", () => {
+    const budget = new ByteBudget(1024 * 1024);
+    const decoder = bigChunkDecoder({ budget });
+    const push = Buffer.concat([header(4, 3), Buffer.from("abc"), header(6, SIXTEEN_MB), pattern(5000, 1)]);
+    decoder.push(push, () => decoder.dispose());
+    expect(budget.used).toBe(0);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+});
