@@ -54,6 +54,7 @@ const video307 = pattern(307, 5);
 const smallPayload = Buffer.from("abc");
 const five = pattern(5, 6);
 const ten = pattern(10, 7);
+const twelve = pattern(12, 11);
 const six = [pattern(6, 8), pattern(6, 9), pattern(6, 10)];
 const setChunkSizeTo4 = message(2, 1, 0, 0, Buffer.from("00000004", "hex"));
 
@@ -198,6 +199,56 @@ export const chunkVectors: ChunkVector[] = [
       ten.subarray(4, 8),
       "c6 12345678",
       ten.subarray(8),
+    ),
+  },
+  {
+    name: "Flash-era peer: extended timestamp left out of type 3 continuations",
+    chunkSize: 4,
+    encoder: "none",
+    messages: [message(6, 9, 1, 0x12345678, twelve)],
+    bytes: bytesOf(
+      "06 ffffff 00000c 09 01000000",
+      "12345678", // extended timestamp on the type 0 header
+      twelve.subarray(0, 4),
+      "c6", //       continuation without the 4 bytes: the next 4 are payload (they differ from 12345678)
+      twelve.subarray(4, 8),
+      "c6",
+      twelve.subarray(8),
+    ),
+  },
+  {
+    name: "Flash-era peer: a short last continuation followed by another chunk stream's message",
+    chunkSize: 4,
+    encoder: "none",
+    messages: [message(6, 9, 1, 0x12345678, ten), message(4, 8, 1, 5, smallPayload)],
+    bytes: bytesOf(
+      "06 ffffff 00000a 09 01000000 12345678",
+      ten.subarray(0, 4),
+      "c6",
+      ten.subarray(4, 8),
+      "c6", //       2 payload bytes, then the next header: the 4 bytes after c6 are not the timestamp
+      ten.subarray(8),
+      "04 000005 000003 08 01000000",
+      smallPayload,
+    ),
+  },
+  {
+    name: "extended delta on a type 1 header, repeated on one continuation and left out of the next",
+    chunkSize: 4,
+    encoder: "none",
+    messages: [message(6, 9, 1, 0, six[0]), message(6, 9, 1, 0x01000000, twelve)],
+    bytes: bytesOf(
+      "06 000000 000006 09 01000000",
+      six[0].subarray(0, 4),
+      "c6",
+      six[0].subarray(4),
+      "46 ffffff 00000c 09", // fmt 1: extended delta, length 12
+      "01000000",
+      twelve.subarray(0, 4),
+      "c6 01000000", // repeats the delta field: consumed
+      twelve.subarray(4, 8),
+      "c6", //          leaves it out
+      twelve.subarray(8),
     ),
   },
   {
