@@ -12,10 +12,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
 import { hasCommand, publishWithFfmpeg, type RunningProcess } from "../test-support/media-tools.js";
-import { MB, type ServerProcess, startServer } from "./server-process.js";
+import { MB, type ServerProcess } from "./server-process.js";
 import {
+  type Inspector,
   type LeaveMode,
   PLAYER_PROTOCOLS,
   Player,
@@ -23,6 +23,7 @@ import {
   playersByStream,
   type StreamAddress,
   sleep,
+  startInspectedServer,
   waitForLive,
 } from "./soak.js";
 
@@ -136,60 +137,6 @@ async function churnRound(
   return { protocol, players, gotMedia, failures, seconds: (performance.now() - started) / 1000 };
 }
 
-/**
- * The server's own view through the inspector protocol: a full garbage collection before measuring
- * (so RSS and heap compare live memory, not garbage V8 has not collected yet: churning players
- * allocate fast, and V8 grows its heap by tens of MB before its first full collection), and the
- * process's active handles by type (`process.getActiveResourcesInfo()`).
- */
-interface Inspector {
-  collectGarbage(): Promise<void>;
-  evaluate<T>(expression: string): Promise<T>;
-  close(): void;
-}
-
-async function openInspector(url: string): Promise<Inspector> {
-  const socket = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("error", reject);
-  });
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  socket.on("message", (data: Buffer) => {
-    const message = JSON.parse(data.toString()) as {
-      id?: number;
-      result?: unknown;
-      error?: { message: string };
-    };
-    const call = message.id === undefined ? undefined : pending.get(message.id);
-    if (call === undefined || message.id === undefined) return;
-    pending.delete(message.id);
-    if (message.error !== undefined) call.reject(new Error(message.error.message));
-    else call.resolve(message.result);
-  });
-  const send = (method: string, params: object = {}): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      socket.send(JSON.stringify({ id, method, params }));
-    });
-  return {
-    collectGarbage: async () => {
-      await send("HeapProfiler.collectGarbage");
-    },
-    evaluate: async <T>(expression: string): Promise<T> => {
-      const result = (await send("Runtime.evaluate", { expression, returnByValue: true })) as {
-        result: { value: T };
-        exceptionDetails?: { text: string };
-      };
-      if (result.exceptionDetails !== undefined) throw new Error(result.exceptionDetails.text);
-      return result.result.value;
-    },
-    close: () => socket.terminate(),
-  };
-}
-
 interface Snapshot {
   fds: number;
   /** VmRSS before and after a full garbage collection. */
@@ -247,18 +194,8 @@ describe("churn: 1,500 players connect, read and drop abruptly", () => {
   beforeAll(async () => {
     if (!hasCommand("ffmpeg"))
       throw new Error("ffmpeg is missing: the churn test publishes with it (apt-get install ffmpeg)");
-    // The server runs with its inspector on a free loopback port (see Inspector above).
-    const nodeOptions = process.env.NODE_OPTIONS;
-    process.env.NODE_OPTIONS = `${nodeOptions ?? ""} --inspect=127.0.0.1:0`;
-    try {
-      server = await startServer();
-    } finally {
-      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = nodeOptions;
-    }
-    const inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(server.stderr())?.[1];
-    if (inspectorUrl === undefined) throw new Error(`no inspector URL from the server: ${server.stderr()}`);
-    inspector = await openInspector(inspectorUrl);
+    // The inspector gives a full GC before each measurement and the active handles (see soak.ts).
+    ({ server, inspector } = await startInspectedServer());
     address = { host: "127.0.0.1", rtmpPort: server.rtmpPort, flvPort: server.flvPort, ...KEY };
     publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${server.rtmpPort}/${KEY.app}/${KEY.name}`, {
       seconds: 600,
