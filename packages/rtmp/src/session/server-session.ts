@@ -14,21 +14,16 @@ import {
 } from "@onair/core";
 import { createPacketFromTagBody } from "@onair/flv";
 import createDebug from "debug";
+import { splitAggregate } from "../codec/aggregate.js";
 import type { AmfLimits, AmfObject, AmfValue } from "../codec/amf.js";
-import { encodeAmf0 } from "../codec/amf0.js";
-import {
-  commandMessage,
-  decodeCommand,
-  decodeData,
-  type RtmpCommand,
-  statusMessage,
-} from "../codec/command.js";
+import { commandMessage, decodeCommand, type RtmpCommand, statusMessage } from "../codec/command.js";
 import {
   setPeerBandwidthMessage,
   userControlMessage,
   windowAckSizeMessage,
 } from "../codec/control-messages.js";
 import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
+import { scriptTagBody } from "../codec/script-data.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
 
@@ -129,7 +124,8 @@ export class ServerSession {
         this.#command(decodeCommand(message, this.#options.amfLimits), message.messageStreamId);
         return;
       default:
-        // User control events from clients (SetBufferLength), shared objects, aggregates: ignored.
+        if (message.typeId === MessageType.aggregate) this.#aggregate(message);
+        // User control events from clients (SetBufferLength) and shared objects are ignored.
         return;
     }
   }
@@ -151,15 +147,33 @@ export class ServerSession {
   #data(message: RtmpMessage): void {
     const slot = this.#streams.get(message.messageStreamId);
     if (slot?.state !== "publishing") return;
-    const values = decodeData(message, this.#options.amfLimits);
-    // "@setDataFrame", "onMetaData", {...} is stored as the FLV script tag "onMetaData", {...}.
-    const body =
-      values[0] === "@setDataFrame"
-        ? encodeAmf0(values.slice(1))
-        : message.typeId === MessageType.dataAmf0
-          ? message.payload
-          : encodeAmf0(values);
+    // Byte-exact, not decoded: what the encoder wrote reaches players, and bad metadata is never fatal.
+    let body: Buffer;
+    try {
+      body = scriptTagBody(message);
+    } catch (error) {
+      if (!(error instanceof RtmpProtocolError)) throw error;
+      debug("%s: data message dropped: %s", this.#transport.remoteAddress, error.message);
+      return;
+    }
     slot.source.push(createPacketFromTagBody("script", message.timestamp, body));
+  }
+
+  /** Audio, video and data inside an aggregate go on as if sent alone; a malformed one is dropped. */
+  #aggregate(message: RtmpMessage): void {
+    if (this.#streams.get(message.messageStreamId)?.state !== "publishing") return;
+    let parts: RtmpMessage[];
+    try {
+      parts = splitAggregate(message);
+    } catch (error) {
+      if (!(error instanceof RtmpProtocolError)) throw error;
+      debug("%s: aggregate dropped: %s", this.#transport.remoteAddress, error.message);
+      return;
+    }
+    for (const part of parts) {
+      if (part.typeId === MessageType.audio || part.typeId === MessageType.video) this.#media(part);
+      else if (part.typeId === MessageType.dataAmf0 || part.typeId === MessageType.dataAmf3) this.#data(part);
+    }
   }
 
   #command(command: RtmpCommand, messageStreamId: number): void {
