@@ -5,7 +5,7 @@
  *
  * Oracle: only RtmpProtocolError with an AMF code; what decodes respects the limits: no container
  * deeper than maxDepth (counted from the top, through references by the shortest path; AMF3
- * number vectors do not nest and are not counted), no
+ * number vectors, and so empty arrays, do not nest and are not counted), no
  * string, key or ByteArray longer than maxStringLength (in UTF-16 units, each at most a byte),
  * no container with more than 2 × maxItems members (AMF3 arrays and objects have two parts,
  * each bounded by maxItems).
@@ -119,7 +119,8 @@ export class LimitChecker {
     if (value === null || typeof value !== "object" || value instanceof Date) return;
     if (this.#seen.has(value)) return;
     // AMF3 int/uint/double vectors hold numbers only and are not counted as nesting.
-    if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "number")) {
+    // (An empty array cannot be told from an empty vector: it is not counted either.)
+    if (Array.isArray(value) && value.every((item) => typeof item === "number")) {
       expectThat(value.length <= limits.maxItems, () => `a number vector of ${value.length} items`);
       return;
     }
@@ -225,6 +226,8 @@ class AmfTarget implements FuzzTarget {
   readonly #numbers: number[];
   #limits: AmfLimits | undefined;
   #roundTrip: AmfValue[] | undefined;
+  /** A round trip's encoder output, decoded as it is (it may not fit the input buffer). */
+  #encoded: Buffer = Buffer.alloc(0);
 
   constructor(format: "amf0" | "amf3", pool: RandomPool) {
     this.#format = format;
@@ -246,7 +249,8 @@ class AmfTarget implements FuzzTarget {
 
   describeInput(): string {
     const limits = this.#limits === undefined ? "default limits" : `limits ${JSON.stringify(this.#limits)}`;
-    return `${limits}${this.#roundTrip === undefined ? "" : ", round trip"}: ${hexOf(this.#input.bytes)}`;
+    const bytes = this.#roundTrip === undefined ? this.#input.bytes : this.#encoded;
+    return `${limits}${this.#roundTrip === undefined ? "" : ", round trip"}: ${hexOf(bytes)}`;
   }
 
   run(random: FuzzRandom): string | undefined {
@@ -273,14 +277,19 @@ class AmfTarget implements FuzzTarget {
       const values = Array.from({ length: 1 + random.below(3) }, () =>
         randomValue(random, 0, this.#format === "amf3"),
       );
-      input.append(this.#encode(values));
-      if (random.chance(0.3)) input.mutate(random, this.#pool, this.#numbers, this.#vectors);
-      else this.#roundTrip = values.map(expectedAfterDecoding);
+      const encoded = this.#encode(values);
+      if (random.chance(0.3) && encoded.length <= input.capacity) {
+        input.append(encoded).mutate(random, this.#pool, this.#numbers, this.#vectors);
+      } else {
+        this.#roundTrip = values.map(expectedAfterDecoding);
+        this.#encoded = encoded;
+      }
     }
 
+    const bytes = this.#roundTrip === undefined ? input.bytes : this.#encoded;
     let decoded: AmfValue[];
     try {
-      decoded = this.#decode(input.bytes, this.#limits);
+      decoded = this.#decode(bytes, this.#limits);
     } catch (error) {
       return typedErrorCode(error, RtmpProtocolError, isAmfCode);
     }

@@ -154,12 +154,10 @@ class CommandTarget implements FuzzTarget {
       built = dataMessage(args, random.below(3));
       this.#roundTrip = args;
     }
-    const input = this.#input.clear();
-    if (amf3Form) input.byte(0);
-    input.append(built.payload);
+    // Not through the input buffer: long strings may not fit it.
     if (isCommand) this.#message.typeId = amf3Form ? MessageType.commandAmf3 : MessageType.commandAmf0;
     else this.#message.typeId = amf3Form ? MessageType.dataAmf3 : MessageType.dataAmf0;
-    this.#message.payload = input.bytes;
+    this.#message.payload = amf3Form ? Buffer.concat([Buffer.of(0), built.payload]) : built.payload;
   }
 
   #checkRoundTrip(): undefined {
