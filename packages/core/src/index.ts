@@ -9,6 +9,7 @@ export { BatchingWriter, type ByteOutput } from "./batching-writer.js";
 export { ByteBudget } from "./byte-budget.js";
 export { OnairError, StreamError, StreamErrorCode } from "./errors.js";
 export { GopCache, type GopCacheLimits, isMetadata } from "./gop-cache.js";
+export { LOOPBACK_ADDRESSES } from "./loopback.js";
 export {
   createMediaPacket,
   encodeOnce,

@@ -12,6 +12,7 @@ import {
   type Authorize,
   type ByteOutput,
   type Handler,
+  LOOPBACK_ADDRESSES,
   nextStreamId,
   runAuthorize,
   StreamErrorCode,
@@ -590,10 +591,18 @@ export interface HttpFlvServerOptions extends FlvHandlerOptions {
    */
   maxConnections?: number;
   /**
-   * Open connections at once from one IP address. One more is refused with 429 (WebSocket: close
-   * 4429). Default 100 (viewers behind one NAT share an address); Infinity turns the limit off.
+   * Open connections at once from one IP address, so one host cannot take every slot. One more is
+   * refused with 429 (WebSocket: close 4429). Default 256, as for RTMP: room for viewers behind one
+   * NAT or an edge pulling many streams. Addresses in `perIpExemptAddresses` are not limited;
+   * Infinity turns the limit off.
    */
   maxConnectionsPerIp?: number;
+  /**
+   * Peer addresses `maxConnectionsPerIp` does not apply to. Default `LOOPBACK_ADDRESSES` from
+   * @onair/core ("127.0.0.1", "::1", "::ffff:127.0.0.1"), as for RTMP: a local reverse proxy or TLS
+   * terminator makes every client look like this machine. `[]` limits every address.
+   */
+  perIpExemptAddresses?: readonly string[];
   /** Bytes of request line and headers (Node's `maxHeaderSize`); past it, 431. Default 16 384. */
   maxHeaderSize?: number;
   /** Characters of the request target (path and query); past it, 414. Default 4096. */
@@ -618,6 +627,7 @@ export class HttpFlvServer {
   readonly #cors: string | false;
   readonly #maxConnections: number;
   readonly #maxConnectionsPerIp: number;
+  readonly #perIpExempt: ReadonlySet<string>;
   readonly #maxUrlLength: number;
   readonly #refusalBacklog: number;
   readonly #handle: (req: IncomingMessage, res: ServerResponse) => void;
@@ -648,7 +658,8 @@ export class HttpFlvServer {
     this.#options = options;
     this.#cors = options.cors ?? "*";
     this.#maxConnections = options.maxConnections ?? 5000;
-    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 100;
+    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
+    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
     this.#maxUrlLength = options.maxUrlLength ?? 4096;
     this.#refusalBacklog = options.refusalBacklog ?? 64;
     this.#handle = createRequestHandler(options.handler, options, {
@@ -725,7 +736,7 @@ export class HttpFlvServer {
     const refusal =
       this.#connections >= this.#maxConnections
         ? REFUSALS.maxConnections
-        : fromIp >= this.#maxConnectionsPerIp
+        : fromIp >= this.#maxConnectionsPerIp && !this.#perIpExempt.has(ip)
           ? REFUSALS.perIp
           : undefined;
     if (refusal === undefined) {

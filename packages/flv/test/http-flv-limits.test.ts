@@ -30,9 +30,11 @@ async function start(
   return (await server.listen()).port;
 }
 
+/** Opens `count` more idle connections and waits until the server counts them. */
 async function hold(port: number, count: number, localAddress?: string): Promise<void> {
+  const before = server?.stats().connections ?? 0;
   for (let i = 0; i < count; i++) sockets.push(await idleConnection(port, localAddress));
-  await waitFor(() => (server?.stats().connections ?? 0) >= count, 5000, "held connections counted");
+  await waitFor(() => (server?.stats().connections ?? 0) >= before + count, 5000, "held connections counted");
 }
 
 afterEach(async () => {
@@ -99,17 +101,50 @@ describe("maxConnections", () => {
 });
 
 describe("maxConnectionsPerIp", () => {
+  // 127.0.0.2 and 127.0.0.3 are loopback too, but not in the default exemption list (it names
+  // the addresses a local proxy connects from), so they are limited like remote hosts.
   it("refuses a second connection from one address with 429 JSON and WS close 4429; another address gets in", async () => {
     const port = await start({ maxConnectionsPerIp: 1, headersTimeoutMs: 60_000 });
-    await hold(port, 1, "127.0.0.1");
-    const answer = await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.1" });
+    await hold(port, 1, "127.0.0.2");
+    const answer = await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.2" });
     expect(answer.status).toBe(429);
     expect(json(answer)).toMatchObject({ code: FlvRefusalCode.tooManyConnectionsFromIp });
-    const ws = await webSocketOutcome(`ws://127.0.0.1:${port}/live/a.flv`, { localAddress: "127.0.0.1" });
+    const ws = await webSocketOutcome(`ws://127.0.0.1:${port}/live/a.flv`, { localAddress: "127.0.0.2" });
     expect(ws.closeCode).toBe(4429);
-    const other = await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.2" });
+    const other = await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.3" });
     expect(other.status).toBe(200);
     expect(server?.stats().refused.perIp).toBe(2);
+  });
+
+  it("defaults to 256 per address, and does not limit 127.0.0.1 (LOOPBACK_ADDRESSES) by default", async () => {
+    const port = await start({ headersTimeoutMs: 60_000 });
+    await hold(port, 256, "127.0.0.2");
+    expect((await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.2" })).status).toBe(429);
+    await hold(port, 256, "127.0.0.1");
+    // The 257th connection from this machine's own address is a player like any other.
+    const local = await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.1" });
+    expect(local.status).toBe(200);
+    expect(local.body.subarray(0, 3).toString()).toBe("FLV");
+    expect(server?.stats().refused.perIp).toBe(1);
+  });
+
+  it("limits loopback too when perIpExemptAddresses is empty", async () => {
+    const port = await start({ maxConnectionsPerIp: 1, perIpExemptAddresses: [], headersTimeoutMs: 60_000 });
+    await hold(port, 1, "127.0.0.1");
+    expect((await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.1" })).status).toBe(429);
+    expect(server?.stats().refused.perIp).toBe(1);
+  });
+
+  it("exempts the addresses given in perIpExemptAddresses", async () => {
+    const port = await start({
+      maxConnectionsPerIp: 1,
+      perIpExemptAddresses: ["127.0.0.2"],
+      headersTimeoutMs: 60_000,
+    });
+    await hold(port, 1, "127.0.0.2");
+    await hold(port, 1, "127.0.0.1");
+    expect((await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.2" })).status).toBe(200);
+    expect((await httpGet(port, "/live/a.flv", { localAddress: "127.0.0.1" })).status).toBe(429);
   });
 });
 

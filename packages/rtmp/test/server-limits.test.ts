@@ -87,6 +87,15 @@ describe("RTMP server limits", () => {
     await waitFor(() => server.stats().accepted === 3, 5000, "the address may connect again");
   });
 
+  it("allows 256 connections per address by default (the same default as HTTP-FLV)", async () => {
+    const { server, port, refusals } = await start({ perIpExemptAddresses: [] });
+    for (let i = 0; i < 256; i++) open(port);
+    await waitFor(() => server.stats().accepted === 256, 5000, "256 accepted");
+    await open(port).closed;
+    expect(server.stats().refused.maxConnectionsPerIp).toBe(1);
+    expect(refusals).toEqual(["maxConnectionsPerIp"]);
+  });
+
   it("does not limit loopback per address by default", async () => {
     const { server, port } = await start({ maxConnectionsPerIp: 1 });
     open(port);

@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { ByteBudget, type Handler, SafeEventEmitter } from "@onair/core";
+import { ByteBudget, type Handler, LOOPBACK_ADDRESSES, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
 import type { AmfLimits } from "../codec/amf.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
@@ -49,8 +49,9 @@ export interface RtmpServerOptions {
    */
   maxConnectionsPerIp?: number;
   /**
-   * Peer addresses `maxConnectionsPerIp` does not apply to. Default loopback ("127.0.0.1", "::1",
-   * "::ffff:127.0.0.1"): a local TLS terminator or proxy makes every client look like this machine.
+   * Peer addresses `maxConnectionsPerIp` does not apply to. Default `LOOPBACK_ADDRESSES` from
+   * @onair/core ("127.0.0.1", "::1", "::ffff:127.0.0.1"): a local TLS terminator or proxy makes every
+   * client look like this machine. `[]` limits every address.
    */
   perIpExemptAddresses?: readonly string[];
   amfLimits?: AmfLimits;
@@ -125,7 +126,7 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     this.#options = options;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
-    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? ["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
     this.#bufferBudget = new ByteBudget(options.maxServerBufferedBytes ?? 256 * 1024 * 1024);
     // The limit is checked in #accept rather than by net.Server.maxConnections, which drops
     // sockets silently: here each refusal is counted and reported.
