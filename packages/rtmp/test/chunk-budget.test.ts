@@ -65,17 +65,35 @@ describe("ChunkDecoder memory", () => {
 
   it("64 chunk streams each announcing 16 MB hold only what each received", () => {
     const budget = new ByteBudget(256 * 1024 * 1024);
-    const decoder = bigChunkDecoder({ budget });
-    for (let csid = 3; csid < 3 + 63; csid++) {
-      decoder.push(Buffer.concat([header(csid, SIXTEEN_MB), pattern(100, csid)]), () => {});
+    const decoder = new ChunkDecoder({ budget });
+    // Chunk size 100 (sent on chunk stream 2, the first of the 64): chunk streams take turns.
+    decoder.push(encodeChunks(setChunkSizeMessage(100), 128), () => {});
+    const csids = [...Array.from({ length: 60 }, (_, i) => 3 + i), 64, 65, 66]; // 1- and 2-byte basic headers
+    const basicHeader = (format: number, csid: number) =>
+      Buffer.from(csid < 64 ? [(format << 6) | csid] : [format << 6, csid - 64]);
+    const announce = (csid: number) =>
+      Buffer.concat([basicHeader(0, csid), header(0, SIXTEEN_MB).subarray(1)]);
+    let received = 0;
+    for (const csid of csids) {
+      decoder.push(Buffer.concat([announce(csid), pattern(100, csid)]), () => expect.unreachable());
+      received += 100;
     }
-    // The 64th chunk stream (2 is the control one) trickles byte by byte.
-    decoder.push(header(3 + 63, SIXTEEN_MB), () => {});
+    for (let round = 0; round < 3; round++) {
+      for (const csid of csids) {
+        decoder.push(Buffer.concat([basicHeader(3, csid), pattern(100, round)]), () => expect.unreachable());
+        received += 100;
+      }
+    }
+    // One more chunk, byte by byte.
+    decoder.push(basicHeader(3, 3), () => {});
     for (let i = 0; i < 100; i++) decoder.push(Buffer.from([i]), () => {});
-    const received = 64 * 100;
+    received += 100;
+    expect(received).toBe(63 * 400 + 100);
     expect(decoder.bufferedBytes).toBeGreaterThanOrEqual(received);
     expect(decoder.bufferedBytes).toBeLessThanOrEqual(2 * received);
     expect(budget.used).toBe(decoder.bufferedBytes);
+    // All 64 chunk streams are open: a 65th is refused.
+    expect(codeOf(() => decoder.push(announce(67), () => {}))).toBe(RtmpErrorCode.chunkStreams);
     decoder.dispose();
     expect(budget.used).toBe(0);
   });
@@ -138,9 +156,12 @@ describe("ChunkDecoder memory", () => {
   });
 
   it("maxBufferedBytes bounds all chunk streams together", () => {
-    const decoder = bigChunkDecoder({ maxBufferedBytes: 10_000 });
+    const decoder = new ChunkDecoder({ maxBufferedBytes: 10_000 });
+    // At chunk size 4000 each push is one whole chunk, so three chunk streams hold 4000 bytes each.
+    decoder.push(encodeChunks(setChunkSizeMessage(4000), 128), () => {});
     decoder.push(Buffer.concat([header(4, SIXTEEN_MB), pattern(4000, 1)]), () => {});
     decoder.push(Buffer.concat([header(5, SIXTEEN_MB), pattern(4000, 2)]), () => {});
+    expect(decoder.bufferedBytes).toBeGreaterThanOrEqual(8000);
     expect(decoder.bufferedBytes).toBeLessThanOrEqual(10_000);
     expect(
       codeOf(() => decoder.push(Buffer.concat([header(6, SIXTEEN_MB), pattern(4000, 3)]), () => {})),
