@@ -421,9 +421,8 @@ describe("handshake fuzzing", () => {
     }
   }
 
-  it("random and mutated inputs give only progress or RtmpProtocolError, in bounded time", () => {
+  it("random and mutated inputs give only progress or RtmpProtocolError", () => {
     const rand = prng(99);
-    const started = Date.now();
     const validClientBytes = (): Buffer => {
       const client = new HandshakeClient(rand() < 0.5 ? {} : { digest: false });
       return Buffer.concat([client.start(), randomBuffer(rand, SIZE + 20)]);
@@ -450,6 +449,5 @@ describe("handshake fuzzing", () => {
       survive(new HandshakeServer({ digest: rand() < 0.8 }), pieces, 1 + 2 * SIZE);
       survive(new HandshakeClient({ digest: rand() < 0.8 }), pieces, SIZE);
     }
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
