@@ -110,22 +110,25 @@ class ChunkStreamState {
   /** Payload bytes of the current message received so far (held and borrowed). */
   received = 0;
   /**
-   * The current message's bytes from earlier pushes, in order: ranges (start, end in
+   * The current message's bytes from earlier pushes, in order: `pieceCount` ranges (start, end in
    * `pieceRanges`) of pushed Buffers (kept, not copied) and of Buffers of our own; `tail` (if any)
-   * comes after them. Ranges rather than views: a view costs an object per piece.
+   * comes after them. Ranges rather than views, and counts rather than array lengths: a view costs
+   * an object per piece, and shrinking an array's length costs a runtime call.
    */
-  readonly pieces: Buffer[] = [];
+  readonly pieces: (Buffer | undefined)[] = [];
   readonly pieceRanges: number[] = [];
+  pieceCount = 0;
   /** A Buffer of our own being filled by small pieces, `tailLength` bytes so far. */
   tail: Buffer | undefined;
   tailLength = 0;
   /** What `pieces` and `tail` cost: our own Buffers' sizes plus the lengths of the pushed Buffers kept. */
   held = 0;
   /**
-   * The current message's pieces in the Buffer being pushed, as start, end offsets: referenced,
-   * not copied, until the message completes or the push ends.
+   * The current message's pieces in the Buffer being pushed, as start, end offsets (the first
+   * `borrowedEnd` entries): referenced, not copied, until the message completes or the push ends.
    */
   readonly borrowed: number[] = [];
+  borrowedEnd = 0;
   /** Listed in the decoder's chunk streams that borrow from the current push. */
   borrowing = false;
 
@@ -161,8 +164,9 @@ export class ChunkDecoder {
   #bytesReceived = 0;
   /** Bytes of all chunk streams' held Buffers (also what is taken from the shared budget). */
   #heldBytes = 0;
-  /** Chunk streams that borrowed pieces of the Buffer being pushed. */
+  /** Chunk streams that borrowed pieces of the Buffer being pushed (the first `#borrowingCount`). */
   readonly #borrowing: ChunkStreamState[] = [];
+  #borrowingCount = 0;
   #disposed = false;
 
   constructor(options: ChunkDecoderOptions = {}) {
@@ -244,7 +248,7 @@ export class ChunkDecoder {
       }
       offset += used;
     }
-    if (this.#borrowing.length > 0) this.#holdBorrowed(chunk);
+    if (this.#borrowingCount > 0) this.#holdBorrowed(chunk);
   }
 
   /**
@@ -258,6 +262,7 @@ export class ChunkDecoder {
     this.#heldBytes = 0;
     this.#streams.clear();
     this.#borrowing.length = 0;
+    this.#borrowingCount = 0;
     this.#current = undefined;
     this.#partialHeaderLength = 0;
   }
@@ -379,10 +384,12 @@ export class ChunkDecoder {
       this.#deliver(stream, payload, onMessage);
       return stop;
     }
-    stream.borrowed.push(start, stop);
+    const borrowed = stream.borrowed;
+    borrowed[stream.borrowedEnd++] = start;
+    borrowed[stream.borrowedEnd++] = stop;
     if (!stream.borrowing) {
       stream.borrowing = true;
-      this.#borrowing.push(stream);
+      this.#borrowing[this.#borrowingCount++] = stream;
     }
     return stop;
   }
@@ -393,11 +400,12 @@ export class ChunkDecoder {
     let at = 0;
     const pieces = stream.pieces;
     const ranges = stream.pieceRanges;
-    for (let i = 0; i < pieces.length; i++)
-      at += pieces[i].copy(payload, at, ranges[2 * i], ranges[2 * i + 1]);
+    for (let i = 0; i < stream.pieceCount; i++) {
+      at += (pieces[i] as Buffer).copy(payload, at, ranges[2 * i], ranges[2 * i + 1]);
+    }
     if (stream.tail !== undefined) at += stream.tail.copy(payload, at, 0, stream.tailLength);
     const borrowed = stream.borrowed;
-    for (let i = 0; i < borrowed.length; i += 2) {
+    for (let i = 0; i < stream.borrowedEnd; i += 2) {
       at += source.copy(payload, at, borrowed[i], borrowed[i + 1]);
     }
     source.copy(payload, at, start, stop);
@@ -411,26 +419,25 @@ export class ChunkDecoder {
    * else is copied into Buffers of our own, so a 1-byte piece never keeps a 64 KiB read alive.
    */
   #holdBorrowed(source: Buffer): void {
-    for (const stream of this.#borrowing) {
+    for (let s = 0; s < this.#borrowingCount; s++) {
+      const stream = this.#borrowing[s];
       stream.borrowing = false;
       const borrowed = stream.borrowed;
-      if (borrowed.length === 0) continue;
+      const borrowedEnd = stream.borrowedEnd;
+      if (borrowedEnd === 0) continue;
       let bytes = 0;
-      for (let i = 0; i < borrowed.length; i += 2) bytes += borrowed[i + 1] - borrowed[i];
-      const large = bytes >= (borrowed.length / 2) * MIN_KEPT_PIECE && 2 * bytes >= source.length;
+      for (let i = 0; i < borrowedEnd; i += 2) bytes += borrowed[i + 1] - borrowed[i];
+      const large = bytes >= (borrowedEnd / 2) * MIN_KEPT_PIECE && 2 * bytes >= source.length;
       if (large && this.#tryTake(source.length)) {
         stream.held += source.length;
         this.#closeTail(stream);
-        for (let i = 0; i < borrowed.length; i += 2) {
-          stream.pieces.push(source);
-          stream.pieceRanges.push(borrowed[i], borrowed[i + 1]);
-        }
+        for (let i = 0; i < borrowedEnd; i += 2) this.#addPiece(stream, source, borrowed[i], borrowed[i + 1]);
       } else {
         this.#copyBorrowed(stream, source, bytes);
       }
-      borrowed.length = 0;
+      stream.borrowedEnd = 0;
     }
-    this.#borrowing.length = 0;
+    this.#borrowingCount = 0;
   }
 
   /**
@@ -459,7 +466,7 @@ export class ChunkDecoder {
     }
     let at = stream.tailLength;
     const borrowed = stream.borrowed;
-    for (let i = 0; i < borrowed.length; i += 2) {
+    for (let i = 0; i < stream.borrowedEnd; i += 2) {
       at += source.copy(tail, at, borrowed[i], borrowed[i + 1]);
     }
     stream.tailLength = at;
@@ -468,10 +475,16 @@ export class ChunkDecoder {
   /** Move the filled part of `stream`'s tail to its pieces (what is left of the tail stays counted). */
   #closeTail(stream: ChunkStreamState): void {
     if (stream.tail === undefined) return;
-    stream.pieces.push(stream.tail);
-    stream.pieceRanges.push(0, stream.tailLength);
+    this.#addPiece(stream, stream.tail, 0, stream.tailLength);
     stream.tail = undefined;
     stream.tailLength = 0;
+  }
+
+  #addPiece(stream: ChunkStreamState, buffer: Buffer, start: number, end: number): void {
+    const count = stream.pieceCount++;
+    stream.pieces[count] = buffer;
+    stream.pieceRanges[2 * count] = start;
+    stream.pieceRanges[2 * count + 1] = end;
   }
 
   /** Count `bytes` more as held if both budgets have room; false (nothing taken) if not. */
@@ -503,10 +516,11 @@ export class ChunkDecoder {
   #discardMessage(stream: ChunkStreamState): void {
     stream.inProgress = false;
     stream.received = 0;
-    stream.borrowed.length = 0;
+    stream.borrowedEnd = 0;
     if (stream.held === 0) return;
-    stream.pieces.length = 0;
-    stream.pieceRanges.length = 0;
+    // Let go of the Buffers, so what was given back to the budget is really free.
+    stream.pieces.fill(undefined, 0, stream.pieceCount);
+    stream.pieceCount = 0;
     stream.tail = undefined;
     stream.tailLength = 0;
     this.#heldBytes -= stream.held;
