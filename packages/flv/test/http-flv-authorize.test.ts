@@ -4,6 +4,8 @@
  */
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { format } from "node:util";
 import {
   type AuthorizeRequest,
   type AuthorizeResult,
@@ -11,6 +13,7 @@ import {
   StreamHub,
   StreamSource,
 } from "@onair/core";
+import createDebug from "debug";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { waitFor } from "../../../test-support/media-tools.js";
@@ -30,8 +33,6 @@ describe("HTTP-FLV and WS-FLV authorize hook", () => {
   let server: HttpFlvServer;
   let port: number;
   const asked: AuthorizeRequest[] = [];
-  /** Verdicts held back by the test: the hook waits on them. */
-  const held: ((result: AuthorizeResult) => void)[] = [];
 
   const authorize = (request: AuthorizeRequest): AuthorizeResult | Promise<AuthorizeResult> => {
     asked.push(request);
@@ -46,8 +47,6 @@ describe("HTTP-FLV and WS-FLV authorize hook", () => {
         throw new Error("the key store is down");
       case "never":
         return new Promise(() => {});
-      case "held":
-        return new Promise((resolve) => held.push(resolve));
       default:
         return false;
     }
@@ -188,30 +187,101 @@ describe("HTTP-FLV and WS-FLV authorize hook", () => {
     expect(outcome.firstMessage?.subarray(0, 3)).toEqual(FLV_SIGNATURE);
     expect(outcome.bytes).toBeGreaterThanOrEqual(8000);
   });
+});
 
-  it("an HTTP client that leaves while the hook is thinking never reaches the hub", async () => {
-    const req = request({ host: "127.0.0.1", port, path: "/live/a.flv?token=held", agent: false });
+describe("a client that leaves while the hook is thinking", () => {
+  let hub: StreamHub;
+  let server: HttpFlvServer;
+  let port: number;
+  /** Verdicts held back by the test: the hook waits on them. */
+  const held: ((result: AuthorizeResult) => void)[] = [];
+  /** Players the hub was given (its "play" event): none of these clients may ever reach it. */
+  let plays = 0;
+  /**
+   * The server's debug lines (onair:flv:http). A verdict for an HTTP client that has left changes
+   * nothing anyone can see; this line is the positive sign that the server got it and dropped it.
+   */
+  const logged: string[] = [];
+  let debugNamespaces = "";
+  let debugLog: typeof createDebug.log;
+
+  beforeAll(async () => {
+    debugNamespaces = createDebug.disable();
+    createDebug.enable(debugNamespaces === "" ? "onair:flv:http" : `${debugNamespaces},onair:flv:http`);
+    debugLog = createDebug.log;
+    createDebug.log = (...args: unknown[]) => {
+      logged.push(format(...args));
+    };
+    hub = new StreamHub({ batchWindowMs: 0 });
+    hub.on("play", () => {
+      plays += 1;
+    });
+    // A timeout far longer than the tests, so the verdict that arrives is always the test's own.
+    server = createHttpFlvServer({
+      handler: hub,
+      host: "127.0.0.1",
+      port: 0,
+      authorize: () => new Promise<AuthorizeResult>((resolve) => held.push(resolve)),
+      authorizeTimeoutMs: 600_000,
+    });
+    port = (await server.listen()).port;
+    const source = new StreamSource({ key: "live/a", app: "live", name: "a", url: "", id: "src" });
+    hub.handleReader(source);
+    source.push(createMediaPacket("video", 0, Buffer.alloc(8000, 0x17), { keyframe: true }));
+  });
+
+  afterEach(() => {
+    for (const resolve of held.splice(0)) resolve(false);
+    logged.length = 0;
+    plays = 0;
+  });
+
+  afterAll(async () => {
+    hub.close();
+    await server.close();
+    createDebug.log = debugLog;
+    createDebug.disable();
+    if (debugNamespaces !== "") createDebug.enable(debugNamespaces);
+  });
+
+  it("an HTTP client never reaches the hub, though the hook allows it", async () => {
+    const req = request({ host: "127.0.0.1", port, path: "/live/a.flv", agent: false });
     req.on("error", () => {});
     req.end();
     await waitFor(() => held.length === 1, 5000, "the hook is asked");
     req.destroy();
+    // The HTTP parser reads the socket, so the server sees the client leave at once.
     await waitFor(() => server.stats().connections === 0, 5000, "the connection to close");
     held.shift()?.(true);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(players()).toBe(0);
+    await waitFor(
+      () => logged.some((line) => line.includes(" left before live/a was authorized")),
+      5000,
+      "the server to drop the verdict",
+    );
+    expect(plays).toBe(0);
     expect(server.stats().players).toBe(0);
+    expect(hub.get("live/a")?.writerCount).toBe(0);
   });
 
-  it("a WebSocket client that leaves while the hook is thinking never reaches the hub", async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/live/a.flv?token=held`);
+  it("a WebSocket client never reaches the hub, though the hook allows it", async () => {
+    // The server's side of the upgrade, to see the client's FIN arrive there.
+    let serverSide: Duplex | undefined;
+    server.server.once("upgrade", (_req, socket: Duplex) => {
+      serverSide = socket;
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/live/a.flv`);
     ws.on("error", () => {});
     await waitFor(() => held.length === 1, 5000, "the hook is asked");
     ws.terminate();
-    await waitFor(() => server.stats().connections === 0, 5000, "the connection to close");
+    // An upgrade's socket is half-open (the server may still answer), so it stays counted until
+    // the server answers the verdict; its read side ending is the sign the client has left.
+    await waitFor(() => serverSide?.readableEnded === true, 5000, "the client's FIN at the server");
+    expect(server.stats().connections).toBe(1);
     held.shift()?.(true);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(players()).toBe(0);
+    await waitFor(() => server.stats().connections === 0, 5000, "the connection to close");
+    expect(plays).toBe(0);
     expect(server.stats().players).toBe(0);
+    expect(hub.get("live/a")?.writerCount).toBe(0);
   });
 });
 
