@@ -94,7 +94,7 @@ class ChunkDecoderTarget implements FuzzTarget {
       if (random.chance(0.2)) input.append(random.pick(this.#golden));
       input.mutate(random, this.#pool, this.#numbers, this.#golden);
     } else {
-      const valid = this.#validStream(random);
+      const valid = random.chance(0.5) ? this.#validStream(random) : this.#interleavedStream(random);
       if (random.chance(0.4)) {
         this.#roundTrip = valid;
       } else {
@@ -347,6 +347,92 @@ class ChunkDecoderTarget implements FuzzTarget {
       } else if (!send(message, encoder.encode(message), true)) {
         return false;
       }
+    }
+    return true;
+  }
+
+  /**
+   * Messages on several chunk streams at once, their chunks interleaved (each message's chunks in
+   * order), at a random chunk size, one of them sometimes aborted part way: the decoder must
+   * deliver each message when its last chunk arrives. Returns whether it all fit (a round trip).
+   */
+  #interleavedStream(random: FuzzRandom): boolean {
+    const input = this.#input;
+    const expected = this.#expected;
+    expected.reset();
+    this.#maxChunkStreams = DEFAULT_MAX_CHUNK_STREAMS;
+    this.#budgetLimit = undefined;
+    const chunkSize = random.chance(0.7) ? 1 + random.below(200) : random.pick([1, 2, 128, 4096]);
+    const largest = 1 + random.below(random.chance(0.1) ? 6000 : 600);
+    this.#maxMessageSize = Math.max(4, largest);
+    this.#maxBufferedBytes = this.#maxMessageSize + DEFAULT_BUFFERED_BEYOND_MESSAGE;
+    this.#options = { maxMessageSize: this.#maxMessageSize };
+    const messages: { message: RtmpMessage; bytes: Buffer; chunkEnds: number[]; next: number }[] = [];
+    const delivered: RtmpMessage[] = [];
+    const append = (bytes: Buffer): boolean => {
+      if (input.room(bytes.length) < bytes.length) return false;
+      input.append(bytes);
+      return true;
+    };
+    if (chunkSize !== 128) {
+      const setChunkSize = setChunkSizeMessage(chunkSize);
+      if (!append(encodeChunks(setChunkSize, 128))) return false;
+      delivered.push(setChunkSize);
+    }
+    const csids = [3, 4, 5, 6, 7, 64 + random.below(256), 320 + random.below(65_000)];
+    for (let i = 0, count = 2 + random.below(4); i < count; i++) {
+      const csid = csids.splice(random.below(csids.length), 1)[0];
+      const from = random.below(this.#pool.bytes.length - largest);
+      const message: RtmpMessage = {
+        chunkStreamId: csid,
+        typeId: random.pick([8, 9, 18, 20]),
+        messageStreamId: random.below(3),
+        timestamp: random.chance(0.2) ? 0xffffff + random.below(0x1000) : random.below(0x1000000),
+        payload: this.#pool.bytes.subarray(from, from + random.below(largest + 1)),
+      };
+      const bytes = encodeChunks(message, chunkSize);
+      // Where each chunk ends: type 0 header, then type 3 headers; both carry the extended timestamp.
+      const basicHeader = csid < 64 ? 1 : csid < 320 ? 2 : 3;
+      const extended = message.timestamp >= 0xffffff ? 4 : 0;
+      const chunkEnds: number[] = [];
+      let at = basicHeader + 11 + extended;
+      let left = message.payload.length;
+      do {
+        at += Math.min(chunkSize, left);
+        left -= Math.min(chunkSize, left);
+        chunkEnds.push(at);
+        at += basicHeader + extended;
+      } while (left > 0);
+      messages.push({ message, bytes, chunkEnds, next: 0 });
+    }
+    const aborted = random.chance(0.2) ? random.pick(messages) : undefined;
+    const abortAfter = aborted === undefined ? 0 : random.below(aborted.chunkEnds.length);
+    for (let open = messages.length; open > 0; ) {
+      const m = messages[random.below(messages.length)];
+      if (m.next === m.chunkEnds.length) continue;
+      if (m === aborted && m.next === abortAfter) {
+        const abort = abortMessage(m.message.chunkStreamId);
+        if (!append(encodeChunks(abort, chunkSize))) return false;
+        delivered.push(abort);
+        m.next = m.chunkEnds.length;
+        open -= 1;
+        continue;
+      }
+      const start = m.next === 0 ? 0 : m.chunkEnds[m.next - 1];
+      if (!append(m.bytes.subarray(start, m.chunkEnds[m.next]))) return false;
+      m.next += 1;
+      if (m.next === m.chunkEnds.length) {
+        delivered.push(m.message);
+        open -= 1;
+      }
+    }
+    for (const message of delivered) {
+      expected.count += 1;
+      expected.number(message.chunkStreamId);
+      expected.number(message.typeId);
+      expected.number(message.messageStreamId);
+      expected.number(message.timestamp >>> 0);
+      expected.bytes(message.payload);
     }
     return true;
   }
