@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type MediaPacket, StreamHub } from "@onair/core";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { hasFfmpeg, makeFlvFile, tempDir } from "../../../test-support/media-tools.js";
 import { encodeFlvHeader, encodeFlvTag, FlvError, FlvFileSource } from "../src/index.js";
 
@@ -13,56 +13,77 @@ function writeClip(path: string, timestamps: number[]): void {
 }
 
 describe("FlvFileSource", () => {
-  it("publishes in real time, paced by tag timestamps", async () => {
+  // The pacing is setTimeout against Date.now(); fake timers (which fake both) make it exact and
+  // instant. The ffmpeg test below runs on real timers.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Taps a source to record each packet's timestamp and when (ms after `started`) it went out. */
+  function tap(source: FlvFileSource, started: number): [number, number][] {
+    const pushed: [number, number][] = [];
+    const push = source.push.bind(source);
+    source.push = (p: MediaPacket) => {
+      pushed.push([p.timestamp, Date.now() - started]);
+      push(p);
+    };
+    return pushed;
+  }
+
+  it("publishes in real time, paced by tag timestamps: each tag at its time, not a millisecond early", () => {
+    vi.useFakeTimers();
     const dir = tempDir();
+    const hub = new StreamHub();
     try {
       const path = join(dir.path, "clip.flv");
-      writeClip(path, [0, 100, 200, 300, 400]);
-      const hub = new StreamHub();
+      writeClip(path, [0, 100, 250, 300, 400]);
       const source = new FlvFileSource(path, { app: "live", name: "clip" });
-      const arrivals: [number, number][] = [];
       hub.handleReader(source);
+      let ended = false;
+      hub.once("unpublish", () => {
+        ended = true;
+      });
       const started = Date.now();
-      const ended = new Promise<void>((resolve) => hub.once("unpublish", () => resolve()));
-      // Tap the source to see when each packet goes out.
-      const push = source.push.bind(source);
-      source.push = (p: MediaPacket) => {
-        arrivals.push([p.timestamp, Date.now() - started]);
-        push(p);
-      };
+      const pushed = tap(source, started);
       source.start();
-      await ended;
-      expect(arrivals.map(([t]) => t)).toEqual([0, 100, 200, 300, 400]);
-      for (const [t, at] of arrivals) {
-        expect(at).toBeGreaterThanOrEqual(t - 5);
-        expect(at).toBeLessThan(t + 150);
+      expect(pushed).toEqual([[0, 0]]);
+      for (const t of [100, 250, 300, 400]) {
+        vi.advanceTimersByTime(t - 1 - (Date.now() - started));
+        expect(pushed.at(-1)?.[0]).toBeLessThan(t);
+        vi.advanceTimersByTime(1);
+        expect(pushed.at(-1)).toEqual([t, t]);
       }
+      expect(pushed.map(([t]) => t)).toEqual([0, 100, 250, 300, 400]);
+      // The last tag ends the stream at once.
+      expect(ended).toBe(true);
+      vi.advanceTimersByTime(1000);
+      expect(pushed).toHaveLength(5);
     } finally {
+      hub.close();
       dir.remove();
     }
   });
 
-  it("loops with timestamps that keep growing", async () => {
+  it("loops with timestamps that keep growing, each pass one frame after the last", () => {
+    vi.useFakeTimers();
     const dir = tempDir();
+    const hub = new StreamHub();
     try {
       const path = join(dir.path, "clip.flv");
       writeClip(path, [0, 20, 40]);
-      const hub = new StreamHub();
       const source = new FlvFileSource(path, { app: "live", name: "loop", loop: true });
-      const seen: number[] = [];
-      const push = source.push.bind(source);
-      source.push = (p: MediaPacket) => {
-        seen.push(p.timestamp);
-        push(p);
-      };
       hub.handleReader(source);
+      const pushed = tap(source, Date.now());
       source.start();
-      await new Promise((r) => setTimeout(r, 300));
+      vi.advanceTimersByTime(200);
+      // A pass lasts 40 ms plus one 25 fps frame: passes start at 0, 80 and 160.
+      expect(pushed).toEqual([0, 20, 40, 80, 100, 120, 160, 180, 200].map((t) => [t, t]));
       source.stop();
-      expect(seen.slice(0, 7)).toEqual([0, 20, 40, 80, 100, 120, 160]);
-      for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
       expect(hub.isLive("live/loop")).toBe(false);
+      vi.advanceTimersByTime(1000);
+      expect(pushed).toHaveLength(9);
     } finally {
+      hub.close();
       dir.remove();
     }
   });
