@@ -390,7 +390,7 @@ class ChunkDecoderTarget implements FuzzTarget {
         timestamp: random.chance(0.2) ? 0xffffff + random.below(0x1000) : random.below(0x1000000),
         payload: this.#pool.bytes.subarray(from, from + random.below(largest + 1)),
       };
-      const bytes = encodeChunks(message, chunkSize);
+      let bytes = encodeChunks(message, chunkSize);
       // Where each chunk ends: type 0 header, then type 3 headers; both carry the extended timestamp.
       const basicHeader = csid < 64 ? 1 : csid < 320 ? 2 : 3;
       const extended = message.timestamp >= 0xffffff ? 4 : 0;
@@ -403,6 +403,10 @@ class ChunkDecoderTarget implements FuzzTarget {
         chunkEnds.push(at);
         at += basicHeader + extended;
       } while (left > 0);
+      if (extended > 0 && chunkEnds.length > 1 && random.chance(0.5)) {
+        const stripped = this.#withoutContinuationTimestamps(message, bytes, chunkEnds, basicHeader);
+        if (stripped !== undefined) bytes = stripped;
+      }
       messages.push({ message, bytes, chunkEnds, next: 0 });
     }
     const aborted = random.chance(0.2) ? random.pick(messages) : undefined;
@@ -435,6 +439,33 @@ class ChunkDecoderTarget implements FuzzTarget {
       expected.bytes(message.payload);
     }
     return true;
+  }
+
+  /**
+   * `bytes` as Flash-era encoders send them: type 3 continuations without the extended timestamp
+   * (the decoder must tell both forms apart). Rewrites `chunkEnds`. Undefined when a continuation's
+   * payload is under 4 bytes or starts with the timestamp itself: then the forms cannot be told apart.
+   */
+  #withoutContinuationTimestamps(
+    message: RtmpMessage,
+    bytes: Buffer,
+    chunkEnds: number[],
+    basicHeader: number,
+  ): Buffer | undefined {
+    const parts: Buffer[] = [bytes.subarray(0, chunkEnds[0])];
+    const newEnds = [chunkEnds[0]];
+    for (let i = 1; i < chunkEnds.length; i++) {
+      const start = chunkEnds[i - 1];
+      const payloadStart = start + basicHeader + 4;
+      // The decoder looks at 4 bytes to tell: keep them this chunk's own, and not the timestamp.
+      if (chunkEnds[i] - payloadStart < 4 || bytes.readUInt32BE(payloadStart) === message.timestamp >>> 0) {
+        return undefined;
+      }
+      parts.push(bytes.subarray(start, start + basicHeader), bytes.subarray(payloadStart, chunkEnds[i]));
+      newEnds.push(newEnds[i - 1] + basicHeader + chunkEnds[i] - payloadStart);
+    }
+    chunkEnds.splice(0, chunkEnds.length, ...newEnds);
+    return Buffer.concat(parts);
   }
 }
 
