@@ -35,7 +35,7 @@
  * that Buffer, which then counts whole; smaller ones copied into Buffers of the decoder's own,
  * each about as large as the message received so far, so a trickle makes O(log n) of them. Either
  * way a partial message holds at most twice the bytes received for it. (Measured against
- * allocating the announced length at once: as fast when a message comes in one push, 0.65-0.9x
+ * allocating the announced length at once: as fast when a message comes in one push, 0.6-0.9x
  * as fast when it spans pushes of 1.5-64 KiB; copying every push into one growing Buffer was
  * slower still.) So push() may keep references to the Buffers it is given until their messages
  * complete: safe with Node sockets, which hand out a fresh Buffer per 'data' event; a caller that
