@@ -155,6 +155,21 @@ describe("ChunkDecoder memory", () => {
     expect(decoder.bufferedBytes).toBeLessThanOrEqual(20);
   });
 
+  it("a partial message never holds more than its length", () => {
+    const decoder = bigChunkDecoder();
+    const payload = pattern(1000, 9);
+    // 600 bytes kept by reference to their 612-byte push, then 399 more: keeping them too would
+    // hold more than 1000, so everything moves into one Buffer of the message's length.
+    decoder.push(Buffer.concat([header(6, 1000), payload.subarray(0, 600)]), () => {});
+    expect(decoder.bufferedBytes).toBe(612);
+    decoder.push(Buffer.from(payload.subarray(600, 999)), () => {});
+    expect(decoder.bufferedBytes).toBe(1000);
+    const messages: RtmpMessage[] = [];
+    decoder.push(Buffer.from(payload.subarray(999)), (m) => messages.push(m));
+    expect(messages[0].payload.equals(payload)).toBe(true);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
   it("maxBufferedBytes bounds all chunk streams together", () => {
     const decoder = new ChunkDecoder({ maxBufferedBytes: 10_000 });
     // At chunk size 4000 each push is one whole chunk, so three chunk streams hold 4000 bytes each.

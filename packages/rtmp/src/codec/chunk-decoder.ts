@@ -34,7 +34,8 @@
  * of its pushed Buffer (at least half, in pieces of 512 bytes or more on average) by reference to
  * that Buffer, which then counts whole; smaller ones copied into Buffers of the decoder's own,
  * each about as large as the message received so far, so a trickle makes O(log n) of them. Either
- * way a partial message holds at most twice the bytes received for it. (Measured against
+ * way a partial message holds at most twice the bytes received for it, and never more than its
+ * length (past that, it moves into one Buffer of its length). (Measured against
  * allocating the announced length at once: as fast when a message comes in one push, 0.6-0.9x
  * as fast when it spans pushes of 1.5-64 KiB; copying every push into one growing Buffer was
  * slower still.) So push() may keep references to the Buffers it is given until their messages
@@ -396,6 +397,18 @@ export class ChunkDecoder {
 
   /** The whole payload of `stream`'s message, whose last piece is `source[start..stop)`; resets the stream. */
   #assemble(stream: ChunkStreamState, source: Buffer, start: number, stop: number): Buffer {
+    const tail = stream.tail;
+    if (tail !== undefined && tail.length === stream.messageLength && stream.pieceCount === 0) {
+      // Compacted: the rest goes into the Buffer already of the message's length.
+      let end = stream.tailLength;
+      const borrowed = stream.borrowed;
+      for (let i = 0; i < stream.borrowedEnd; i += 2) {
+        end += source.copy(tail, end, borrowed[i], borrowed[i + 1]);
+      }
+      source.copy(tail, end, start, stop);
+      this.#discardMessage(stream);
+      return tail;
+    }
     const payload = Buffer.allocUnsafe(stream.messageLength);
     let at = 0;
     const pieces = stream.pieces;
@@ -427,7 +440,10 @@ export class ChunkDecoder {
       if (borrowedEnd === 0) continue;
       let bytes = 0;
       for (let i = 0; i < borrowedEnd; i += 2) bytes += borrowed[i + 1] - borrowed[i];
-      const large = bytes >= (borrowedEnd / 2) * MIN_KEPT_PIECE && 2 * bytes >= source.length;
+      const large =
+        bytes >= (borrowedEnd / 2) * MIN_KEPT_PIECE &&
+        2 * bytes >= source.length &&
+        stream.held + source.length <= stream.messageLength;
       if (large && this.#tryTake(source.length)) {
         stream.held += source.length;
         this.#closeTail(stream);
@@ -443,26 +459,29 @@ export class ChunkDecoder {
   /**
    * Copy `stream`'s borrowed pieces (`bytes` long) into its tail, first starting a tail about as
    * large as all the message received so far when the current one is full, so a message trickling
-   * in makes O(log n) Buffers, which together stay within twice the bytes received.
+   * in makes O(log n) Buffers, which together stay within twice the bytes received. When that
+   * would hold more than the message length, everything so far moves into one Buffer of exactly
+   * that length instead: a partial message never holds more than its length.
    */
   #copyBorrowed(stream: ChunkStreamState, source: Buffer, bytes: number): void {
     let tail = stream.tail;
     if (tail === undefined || tail.length - stream.tailLength < bytes) {
-      this.#closeTail(stream);
       const received = stream.received;
-      const preferred = Math.min(
-        stream.messageLength - (received - bytes),
-        Math.max(bytes, Math.min(received, 2 * received - stream.held)),
-      );
-      let size = preferred;
-      if (!this.#tryTake(preferred)) {
-        this.#take(stream, bytes);
-        size = bytes;
+      const preferred = Math.max(bytes, Math.min(received, 2 * received - stream.held));
+      if (stream.held + preferred > stream.messageLength) {
+        tail = this.#compact(stream);
+      } else {
+        this.#closeTail(stream);
+        let size = preferred;
+        if (!this.#tryTake(preferred)) {
+          this.#take(stream, bytes);
+          size = bytes;
+        }
+        stream.held += size;
+        // A Buffer of its own, not a slice of Node's shared pool, so what is counted is what is held.
+        tail = Buffer.allocUnsafeSlow(size);
+        stream.tail = tail;
       }
-      stream.held += size;
-      // A Buffer of its own, not a slice of Node's shared pool, so what is counted is what is held.
-      tail = Buffer.allocUnsafeSlow(size);
-      stream.tail = tail;
     }
     let at = stream.tailLength;
     const borrowed = stream.borrowed;
@@ -470,6 +489,29 @@ export class ChunkDecoder {
       at += source.copy(tail, at, borrowed[i], borrowed[i + 1]);
     }
     stream.tailLength = at;
+  }
+
+  /**
+   * Move what `stream` holds into one Buffer of exactly its message length, its tail from now on
+   * (and, once filled, the payload delivered), and let go of the rest.
+   */
+  #compact(stream: ChunkStreamState): Buffer {
+    const length = stream.messageLength;
+    this.#take(stream, length - stream.held);
+    const whole = Buffer.allocUnsafeSlow(length);
+    let at = 0;
+    const pieces = stream.pieces;
+    const ranges = stream.pieceRanges;
+    for (let i = 0; i < stream.pieceCount; i++) {
+      at += (pieces[i] as Buffer).copy(whole, at, ranges[2 * i], ranges[2 * i + 1]);
+    }
+    if (stream.tail !== undefined) at += stream.tail.copy(whole, at, 0, stream.tailLength);
+    pieces.fill(undefined, 0, stream.pieceCount);
+    stream.pieceCount = 0;
+    stream.held = length;
+    stream.tail = whole;
+    stream.tailLength = at;
+    return whole;
   }
 
   /** Move the filled part of `stream`'s tail to its pieces (what is left of the tail stays counted). */
