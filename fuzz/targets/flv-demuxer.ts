@@ -42,6 +42,8 @@ class FlvDemuxerTarget implements FuzzTarget {
   #checkPreviousTagSize = false;
   #numbers: number[] = [];
   #roundTrip = false;
+  /** Whether the demuxer held an unfinished field or tag when the input ended. */
+  #pendingAtEnd = false;
   readonly #onTag = (tag: FlvTag): void => this.#check(tag);
 
   constructor(pool: RandomPool) {
@@ -93,6 +95,7 @@ class FlvDemuxerTarget implements FuzzTarget {
         wholeCount === this.#expected.count && this.#wholePrefixes[wholeCount] === this.#expected.value,
         `a muxed file gave other tags (${wholeCount} read, ${this.#expected.count} muxed)`,
       );
+      expectThat(!this.#pendingAtEnd, "a whole muxed file left the demuxer pending");
     }
     return whole;
   }
@@ -131,6 +134,7 @@ class FlvDemuxerTarget implements FuzzTarget {
       expectThat(again === error, "a push after an error did not throw the same error");
       return code;
     }
+    this.#pendingAtEnd = demuxer.pending;
     return undefined;
   }
 
