@@ -841,6 +841,13 @@ export class HttpFlvServer {
     const ignoreError = (): void => {};
     socket.on("error", ignoreError);
     const remoteAddress = peerAddress(socket);
+    // A client that leaves while the hook thinks must not reach the hub: read to see its FIN (a
+    // client sends nothing before the 101, so no frame is lost) and let it go at once.
+    const leave = (): void => {
+      socket.destroy();
+    };
+    socket.once("end", leave);
+    socket.resume();
     const verdict =
       this.#options.authorize === undefined
         ? Promise.resolve(ALLOWED)
@@ -848,6 +855,8 @@ export class HttpFlvServer {
     verdict.then(
       (verdict) => {
         socket.off("error", ignoreError);
+        // Left flowing: ws adds its "data" listener, and an explicit pause() would keep it from reading.
+        socket.off("end", leave);
         if (socket.destroyed || this.#closing !== undefined) {
           debug("%s left before %s/%s was authorized", remoteAddress, target.app, target.name);
           socket.destroy();
