@@ -457,23 +457,27 @@ export class ChunkDecoder {
   }
 
   /**
-   * Copy `stream`'s borrowed pieces (`bytes` long) into its tail, first starting a tail about as
-   * large as all the message received so far when the current one is full, so a message trickling
-   * in makes O(log n) Buffers, which together stay within twice the bytes received. When that
-   * would hold more than the message length, everything so far moves into one Buffer of exactly
-   * that length instead: a partial message never holds more than its length.
+   * Copy `stream`'s borrowed pieces (`bytes` long) into its tail, first starting a tail as large as
+   * twice the bytes received allow when the current one is full, so a message trickling in makes
+   * O(log n) Buffers. When that would reach the message length, everything so far moves into one
+   * Buffer of exactly that length instead: a partial message never holds more than its length.
    */
   #copyBorrowed(stream: ChunkStreamState, source: Buffer, bytes: number): void {
     let tail = stream.tail;
     if (tail === undefined || tail.length - stream.tailLength < bytes) {
-      const received = stream.received;
-      const preferred = Math.max(bytes, Math.min(received, 2 * received - stream.held));
-      if (stream.held + preferred > stream.messageLength) {
+      // What one Buffer of the message's length would add, and all that twice the bytes received
+      // allows (fewer, larger tails; the message's own Buffer as soon as half of it is in).
+      const room = stream.messageLength - stream.held;
+      const preferred = Math.max(bytes, 2 * stream.received - stream.held);
+      if (room <= bytes) {
+        this.#take(stream, room); // the cheapest way to hold these bytes
+        tail = this.#compact(stream);
+      } else if (preferred >= room && this.#tryTake(room)) {
         tail = this.#compact(stream);
       } else {
         this.#closeTail(stream);
         let size = preferred;
-        if (!this.#tryTake(preferred)) {
+        if (preferred >= room || !this.#tryTake(preferred)) {
           this.#take(stream, bytes);
           size = bytes;
         }
@@ -493,11 +497,11 @@ export class ChunkDecoder {
 
   /**
    * Move what `stream` holds into one Buffer of exactly its message length, its tail from now on
-   * (and, once filled, the payload delivered), and let go of the rest.
+   * (and, once filled, the payload delivered), and let go of the rest. The caller has taken the
+   * difference from the budgets.
    */
   #compact(stream: ChunkStreamState): Buffer {
     const length = stream.messageLength;
-    this.#take(stream, length - stream.held);
     const whole = Buffer.allocUnsafeSlow(length);
     let at = 0;
     const pieces = stream.pieces;
