@@ -32,15 +32,15 @@
  * copy). A message spanning chunks is copied once into one Buffer of exactly its length when its
  * last byte arrives. Until then its pieces are kept as they came: a piece that is a large share
  * of its pushed Buffer (at least half, in pieces of 512 bytes or more on average) by reference to
- * that Buffer, which then counts whole; smaller ones copied into Buffers of the decoder's own,
- * each about as large as the message received so far, so a trickle makes O(log n) of them. Either
- * way a partial message holds at most twice the bytes received for it, and never more than its
- * length (past that, it moves into one Buffer of its length). (Measured against
- * allocating the announced length at once: as fast when a message comes in one push, 0.6-0.9x
- * as fast when it spans pushes of 1.5-64 KiB; copying every push into one growing Buffer was
- * slower still.) So push() may keep references to the Buffers it is given until their messages
- * complete: safe with Node sockets, which hand out a fresh Buffer per 'data' event; a caller that
- * reuses its read buffer must copy before pushing.
+ * that Buffer, which then counts whole; smaller ones copied into Buffers of the decoder's own, as
+ * large as twice the bytes received allow, so a trickle makes O(log n) of them, and once half the
+ * message is in, into one Buffer of its length, which is then delivered. Either way a partial
+ * message holds at most twice the bytes received for it, and never more than its length.
+ * Measured against allocating the announced length at once: as fast when a message comes in one
+ * push, 0.7-0.95x as fast when it spans pushes of 1.5-64 KiB; copying every push into one growing
+ * Buffer was 0.35-0.8x. So push() may keep references to the Buffers it is given until their
+ * messages complete: safe with Node sockets, which hand out a fresh Buffer per 'data' event; a
+ * caller that reuses its read buffer must copy before pushing.
  *
  * Budgets: the held bytes of all chunk streams of a decoder (one connection) stay within
  * `maxBufferedBytes`, and those of every decoder sharing a `ByteBudget` (a server) within its
