@@ -17,7 +17,7 @@
  *
  * The players live here too (exported): the churn test drives the same ones.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -53,6 +53,7 @@ export const PLAYER_PROTOCOLS: readonly PlayerProtocol[] = ["rtmp", "http-flv", 
  * `destroy` closes the socket at once, `reset` sends a TCP RST (SO_LINGER 0).
  */
 export type LeaveMode = "end" | "destroy" | "reset";
+export const LEAVE_MODES: readonly LeaveMode[] = ["end", "destroy", "reset"];
 
 export interface StreamAddress {
   host: string;
@@ -610,9 +611,11 @@ export interface SoakResult {
   rssStartMb: number;
   rssEndMb: number;
   rssMaxMb: number;
-  /** Server fds with the publisher up and no players, before the crowd and after it left. */
+  /** Server fds with the publisher up and no players, before any player came and after the crowd left. */
   fdsBefore: number;
   fdsAfter: number;
+  /** The server's TCP sockets after the crowd left, when more fds were open than before: where they lead and their state. */
+  leftoverSockets: string[];
   playersStarted: number;
   playersWithMedia: number;
   /** Median time from connect to first media, ms. */
@@ -629,9 +632,8 @@ export interface SoakResult {
 }
 
 /**
- * `count` players that join, leave as soon as their first media arrives (or after 5 s without it, a
- * failure) with a TCP reset or a plain close, `concurrency` at a time, protocols in turn. Resolves with
- * the failures.
+ * `count` players that join and leave as soon as their first media arrives (or after 5 s without it,
+ * a failure), `concurrency` at a time, protocols and leave modes in turn. Resolves with the failures.
  */
 export async function quickSessions(
   address: StreamAddress,
@@ -645,7 +647,9 @@ export async function quickSessions(
       const index = next++;
       const failure = await new Promise<string | undefined>((resolve) => {
         const player = new Player(PLAYER_PROTOCOLS[index % PLAYER_PROTOCOLS.length], address, {
-          onMedia: (p) => void p.leave(index % 2 === 0 ? "reset" : "destroy"),
+          // Protocols rotate with the index, leave modes with the round, so each protocol leaves every way.
+          onMedia: (p) =>
+            void p.leave(LEAVE_MODES[Math.floor(index / PLAYER_PROTOCOLS.length) % LEAVE_MODES.length]),
           onClosed: (p, reason) => {
             clearTimeout(timer);
             resolve(reason ?? (p.mediaMessages === 0 ? "no media within 5 s" : undefined));
@@ -658,6 +662,51 @@ export async function quickSessions(
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   return failures;
+}
+
+const TCP_STATES = [
+  "",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+];
+
+/** The TCP sockets process `pid` holds, as "local -> remote STATE" (IPv4 from /proc/net/tcp; others by inode). */
+export function tcpSockets(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode !== undefined) inodes.add(inode);
+    } catch {
+      // The descriptor closed while we listed them.
+    }
+  }
+  const endpoint = (hex: string): string => {
+    const [ip, port] = hex.split(":");
+    const bytes = Buffer.from(ip, "hex");
+    return `${bytes[3]}.${bytes[2]}.${bytes[1]}.${bytes[0]}:${Number.parseInt(port, 16)}`;
+  };
+  const found: string[] = [];
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10 || !inodes.has(fields[9])) continue;
+    inodes.delete(fields[9]);
+    found.push(
+      `${endpoint(fields[1])} -> ${endpoint(fields[2])} ${TCP_STATES[Number.parseInt(fields[3], 16)] ?? fields[3]}`,
+    );
+  }
+  for (const inode of inodes) found.push(`socket inode ${inode} (not IPv4 TCP)`);
+  return found;
 }
 
 /** Least-squares slope of y over x. */
@@ -728,9 +777,9 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     await waitForLive(address.host, address.flvPort, key);
     // Let the encoder reach its first full GOP before the crowd comes.
     await sleep(2_000);
+    const fdsBefore = server.fdCount();
     for (const failure of await quickSessions(address, options.prewarmSessions ?? 0))
       error(`prewarm: ${failure}`);
-    const fdsBefore = server.fdCount();
     const bytesAtStart = (await streamBytes(address.host, address.flvPort, key)) ?? 0;
 
     let publisherUp = true;
@@ -767,7 +816,6 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     let playersWithMedia = 0;
     const firstMediaMs: number[] = [];
     const random = (from: number, to: number): number => from + Math.random() * (to - from);
-    const leaveModes: LeaveMode[] = ["end", "destroy", "reset"];
     const stalled = new WeakSet<Player>();
 
     const startOne = (slot: number): void => {
@@ -801,7 +849,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         setTimeout(() => {
           stayTimers.delete(player);
           if (!running) return;
-          void player.leave(leaveModes[Math.floor(Math.random() * leaveModes.length)]);
+          void player.leave(LEAVE_MODES[Math.floor(Math.random() * LEAVE_MODES.length)]);
           startOne(slot);
         }, random(options.minStaySeconds, options.maxStaySeconds) * 1000),
       );
@@ -893,6 +941,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     }
     if (listed !== 0) error(`the server still lists ${listed} players after all left`);
     const fdsAfter = server.alive() ? server.fdCount() : -1;
+    const leftoverSockets = fdsAfter > fdsBefore ? tcpSockets(server.pid) : [];
     checkStderr();
 
     const fromSeconds = Math.min(warmupSeconds, soakSeconds / 2);
@@ -918,6 +967,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       rssMaxMb: Math.max(...rss),
       fdsBefore,
       fdsAfter,
+      leftoverSockets,
       playersStarted,
       playersWithMedia,
       firstMediaMedianMs: Math.round(firstMediaMs[Math.floor(firstMediaMs.length / 2)] ?? Number.NaN),
@@ -955,7 +1005,7 @@ export function summarize(result: SoakResult): string {
     `players: ${result.playersStarted} started, ${result.playersWithMedia} got media, first media median ${result.firstMediaMedianMs} ms`,
     `RSS: start ${result.rssStartMb.toFixed(1)} MB, end ${result.rssEndMb.toFixed(1)} MB, max ${result.rssMaxMb.toFixed(1)} MB, mean ${result.rssMeanMb} MB over ${result.slopeWindow[0]}–${result.slopeWindow[1]} s`,
     `${result.slopeOf === "rss" ? "RSS" : "RSS after a full GC"} slope over ${result.slopeWindow[0]}–${result.slopeWindow[1]} s: ${result.rssSlopePercentPerMinute.toFixed(3)} %/min (limit < ${SLOPE_LIMIT_PERCENT_PER_MINUTE})${result.heapSlopeMbPerMinute === undefined ? "" : `; live heap ${result.heapSlopeMbPerMinute.toFixed(3)} MB/min`}`,
-    `fds: ${result.fdsBefore} before the crowd, ${result.fdsAfter} after it left`,
+    `fds: ${result.fdsBefore} before any player, ${result.fdsAfter} after the crowd left${result.leftoverSockets.length > 0 ? `; the server's TCP sockets then:\n  ${result.leftoverSockets.join("\n  ")}` : ""}`,
     `stream errors: ${result.streamErrors}${result.errors.length > 0 ? `\n  ${result.errors.map((e) => `${e.atSeconds} s: ${e.what}`).join("\n  ")}` : ""}`,
     `soak process starved (stall checks skipped): ${result.clientStarvations}`,
     result.passed ? "PASS" : "FAIL",
