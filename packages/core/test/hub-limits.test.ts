@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type StreamError, StreamErrorCode, StreamHub } from "../src/index.js";
-import { LabelEncoder, PacketRecordingWriter, packets, RecordingOutput, settle, source } from "./helpers.js";
+import {
+  LabelEncoder,
+  PacketRecordingWriter,
+  packets,
+  RecordingOutput,
+  settle,
+  source,
+  video,
+} from "./helpers.js";
 
 const player = (key = "live/a") => new PacketRecordingWriter(key, new RecordingOutput(), new LabelEncoder());
 
@@ -84,6 +92,34 @@ describe("hub limits", () => {
     vi.advanceTimersByTime(1001);
     expect((quiet.closedWith() as StreamError).code).toBe(StreamErrorCode.idle);
     expect(vi.getTimerCount()).toBe(0); // no live stream left: the check stopped
+    hub.close();
+  });
+
+  it("runs no idle check with publisherIdleTimeoutMs 0", () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({ batchWindowMs: 0, publisherIdleTimeoutMs: 0 });
+    const quiet = source("live/a");
+    hub.handleReader(quiet.source);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(3_600_000);
+    expect(quiet.closedWith()).toBe("open");
+    hub.close();
+  });
+
+  it("keeps the GOP cache of a stream under gopCacheMaxBytes and reports its size", () => {
+    const hub = new StreamHub({ batchWindowMs: 0, gopCacheMaxBytes: 50_000 });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    reader.push(packets.videoHeader());
+    reader.push(video(0, 10_000, true));
+    let most = 0;
+    for (let t = 1; t < 5_000; t++) {
+      reader.push(video(t, 1_000));
+      most = Math.max(most, hub.stats()[0].gopCacheBytes);
+    }
+    expect(most).toBeGreaterThan(40_000);
+    expect(most).toBeLessThanOrEqual(50_000);
+    expect(hub.stats()[0].gopCachePackets).toBe(0); // the only GOP outgrew the cap
     hub.close();
   });
 

@@ -108,6 +108,29 @@ describe("per-player bound", () => {
     hub.close();
   });
 
+  it("does not close a joiner for waiting long for its first keyframe (it is not behind)", async () => {
+    vi.useFakeTimers();
+    const hub = new StreamHub({
+      batchWindowMs: 0,
+      gopCache: 0,
+      slowPlayer: { skipBytes: 5_000, closeBytes: 10_000, closeAfterMs: 1_000 },
+    });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    reader.push(video(0, 100, true));
+    const player = new PacketRecordingWriter("live/a", new RecordingOutput(), payloadEncoder);
+    hub.handleWriter(player);
+    for (let t = 33; t < 10_000; t += 33) {
+      reader.push(video(t, 100));
+      vi.advanceTimersByTime(33);
+    }
+    reader.push(video(10_000, 100, true));
+    await settle();
+    expect(player.endedWith).toBe("open");
+    expect(player.labels()).toEqual(["vK:10000"]);
+    hub.close();
+  });
+
   it("closes a joiner whose headers alone do not fit", () => {
     const hub = new StreamHub({
       batchWindowMs: 0,
