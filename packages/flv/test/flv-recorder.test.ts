@@ -47,7 +47,8 @@ describe("recording paths", () => {
 describe.skipIf(!hasFfmpeg)("FLV recorder", () => {
   it("records a published stream to a valid file with both tracks and the published duration", async () => {
     const dir = tempDir();
-    const hub = new StreamHub();
+    // No republish grace: the recording (a writer of the stream) ends when the publisher does.
+    const hub = new StreamHub({ republishGraceMs: 0 });
     const server = createRtmpServer({ handler: hub, host: "127.0.0.1", port: 0 });
     const { port } = await server.listen();
     const recording = recordStreams(hub, { dir: dir.path });

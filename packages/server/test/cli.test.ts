@@ -56,6 +56,9 @@ describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
       String(port),
       "--flv-port",
       String(flvPort),
+      // The players end with the publisher rather than wait for it to come back.
+      "--republish-grace",
+      "0",
     ]);
     try {
       await waitFor(() => server.stdout().includes("listening"), 20_000, "server start");
