@@ -15,6 +15,11 @@ export const USAGE = `Usage: onair [options]
   --publisher-idle-timeout <ms>  close a publisher that sends nothing this long, 0 = off (default 15000)
   --max-streams <n>     live streams accepted (default 1000)
   --max-players <n>     players per stream (default 10000)
+  --max-connections <n> connections per protocol server, RTMP and HTTP-FLV each
+                        (default 10000 RTMP, 5000 HTTP-FLV/WS-FLV)
+  --max-connections-per-ip <n>  connections from one address to each server, loopback
+                        exempt (default 256)
+  --expose-addresses    show players' and publishers' addresses in GET /streams (default off)
   -h, --help            show this help
 `;
 
@@ -30,6 +35,12 @@ function count(value: string | undefined, flag: string, fallback: number): numbe
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number, got "${value}"`);
+  return n;
+}
+
+function positive(value: string, flag: string): number {
+  const n = count(value, flag, 0);
+  if (n === 0) throw new Error(`${flag} must be at least 1, got "${value}"`);
   return n;
 }
 
@@ -62,11 +73,30 @@ export function parseCliOptions(
       "publisher-idle-timeout": { type: "string" },
       "max-streams": { type: "string" },
       "max-players": { type: "string" },
+      "max-connections": { type: "string" },
+      "max-connections-per-ip": { type: "string" },
+      "expose-addresses": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help === true) return { help: true };
+  // The same connection limits for each protocol server, given only when set so that each
+  // server's own documented defaults apply otherwise.
+  const connectionLimits = {
+    ...(values["max-connections"] === undefined
+      ? {}
+      : { maxConnections: positive(values["max-connections"], "--max-connections") }),
+    ...(values["max-connections-per-ip"] === undefined
+      ? {}
+      : {
+          maxConnectionsPerIp: positive(values["max-connections-per-ip"], "--max-connections-per-ip"),
+        }),
+  };
+  const flv = {
+    ...connectionLimits,
+    ...(values["expose-addresses"] === true ? { exposeAddresses: true } : {}),
+  };
   return {
     help: false,
     options: {
@@ -74,6 +104,8 @@ export function parseCliOptions(
       rtmpPort: port(values["rtmp-port"], "--rtmp-port", 1935),
       flvPort: port(values["flv-port"], "--flv-port", 7001),
       ...(values["flv-dir"] === undefined ? {} : { flvDir: values["flv-dir"] }),
+      ...(Object.keys(connectionLimits).length === 0 ? {} : { rtmp: connectionLimits }),
+      ...(Object.keys(flv).length === 0 ? {} : { flv }),
       hub: {
         gopCache: count(values["gop-cache"], "--gop-cache", 1),
         batchWindowMs: count(values["batch-window"], "--batch-window", DEFAULT_BATCH_WINDOW_MS),

@@ -22,6 +22,7 @@ server.hub.on("publish", (info) => log(`publish ${info.key} from ${info.remoteAd
 server.hub.on("unpublish", (info) => log(`unpublish ${info.key} (${info.id})`));
 server.hub.on("play", (info) => log(`play ${info.key} by ${info.remoteAddress ?? "?"} (${info.id})`));
 server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
+server.rtmp.on("refused", (remoteAddress, reason) => log(`refused RTMP ${remoteAddress}: ${reason}`));
 
 let listening: Awaited<ReturnType<OnairServer["listen"]>>;
 try {

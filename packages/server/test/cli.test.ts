@@ -39,6 +39,26 @@ describe("CLI options", () => {
     expect(() => parseCliOptions(["--nope"])).toThrow();
     expect(parseCliOptions(["-h"])).toEqual({ help: true });
   });
+
+  it("passes connection limits to both protocol servers and addresses to /streams only when asked", () => {
+    const parsed = parseCliOptions([
+      "--max-connections",
+      "50",
+      "--max-connections-per-ip",
+      "4",
+      "--expose-addresses",
+    ]);
+    expect(parsed).toMatchObject({
+      options: {
+        rtmp: { maxConnections: 50, maxConnectionsPerIp: 4 },
+        flv: { maxConnections: 50, maxConnectionsPerIp: 4, exposeAddresses: true },
+      },
+    });
+    const defaults = parseCliOptions([]);
+    expect(defaults).not.toHaveProperty("options.rtmp");
+    expect(defaults).not.toHaveProperty("options.flv");
+    expect(() => parseCliOptions(["--max-connections-per-ip", "0"])).toThrow(/--max-connections-per-ip/);
+  });
 });
 
 describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
