@@ -89,6 +89,8 @@ const MESSAGE_HEADER_LENGTH = [11, 7, 3, 0] as const;
 const EXTENDED_TIMESTAMP = 0xffffff;
 const CONTROL_CHUNK_STREAM = 2;
 const EMPTY = Buffer.alloc(0);
+/** Node 20 and 22 pool allocations under 4 KiB; above it a message is worth its own ArrayBuffer. */
+const OWN_ARRAY_BUFFER_FROM = 4096;
 /**
  * Pieces of a partial message at least this long on average, and at least half of the Buffer
  * pushed, are kept as views of it rather than copied: below that, a view's own cost (about 100
@@ -409,7 +411,12 @@ export class ChunkDecoder {
       this.#discardMessage(stream);
       return tail;
     }
-    const payload = Buffer.allocUnsafe(stream.messageLength);
+    // A message of 4 KiB or more gets an ArrayBuffer of its own: from Node's pool (64 KiB slabs on
+    // Node 24) a cached keyframe would keep a whole slab alive that the byte budgets never count.
+    const payload =
+      stream.messageLength >= OWN_ARRAY_BUFFER_FROM
+        ? Buffer.allocUnsafeSlow(stream.messageLength)
+        : Buffer.allocUnsafe(stream.messageLength);
     let at = 0;
     const pieces = stream.pieces;
     const ranges = stream.pieceRanges;
