@@ -1,23 +1,26 @@
 import { nextStreamId, SafeEventEmitter, type StreamInfo } from "@onair/core";
 import { createPacketFromTagBody } from "@onair/flv";
 import createDebug from "debug";
+import { splitAggregate } from "../codec/aggregate.js";
 import type { AmfObject, AmfValue } from "../codec/amf.js";
-import { encodeAmf0 } from "../codec/amf0.js";
 import {
   ChunkStream,
   commandMessage,
   decodeCommand,
-  decodeData,
   type RtmpCommand,
   type StatusInfo,
 } from "../codec/command.js";
 import { userControlMessage } from "../codec/control-messages.js";
 import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
+import { scriptTagBody } from "../codec/script-data.js";
 import { RtmpErrorCode, RtmpProtocolError, RtmpStatusError } from "../errors.js";
 import { RtmpPlayReader } from "./rtmp-play-reader.js";
 import { RtmpPublishWriter } from "./rtmp-publish-writer.js";
 
 const debug = createDebug("onair:rtmp:client");
+
+/** "|RtmpSampleAccess" as an AMF0 string: a Flash player permission some servers send, not stream data. */
+const SAMPLE_ACCESS = Buffer.from([0x02, 0x00, 0x11, ...Buffer.from("|RtmpSampleAccess", "latin1")]);
 
 /** What a client session needs from its connection; a socket in production, a pipe in tests. */
 export interface ClientTransport {
@@ -187,16 +190,15 @@ export class ClientSession extends SafeEventEmitter<ClientSessionEvents> {
         this.#command(decodeCommand(message), message.messageStreamId);
         return;
       case MessageType.audio:
-      case MessageType.video: {
-        const reader = this.#streams.get(message.messageStreamId)?.reader;
-        if (reader === undefined || message.payload.length === 0) return;
-        const kind = message.typeId === MessageType.audio ? "audio" : "video";
-        reader.push(createPacketFromTagBody(kind, message.timestamp, message.payload));
+      case MessageType.video:
+        this.#media(message);
         return;
-      }
       case MessageType.dataAmf0:
       case MessageType.dataAmf3:
         this.#data(message);
+        return;
+      case MessageType.aggregate:
+        this.#aggregate(message);
         return;
     }
   }
@@ -217,20 +219,46 @@ export class ClientSession extends SafeEventEmitter<ClientSessionEvents> {
     this.emit("close", error);
   }
 
+  #media(message: RtmpMessage): void {
+    const reader = this.#streams.get(message.messageStreamId)?.reader;
+    if (reader === undefined || message.payload.length === 0) return;
+    const kind = message.typeId === MessageType.audio ? "audio" : "video";
+    reader.push(createPacketFromTagBody(kind, message.timestamp, message.payload));
+  }
+
   #data(message: RtmpMessage): void {
     const reader = this.#streams.get(message.messageStreamId)?.reader;
     if (reader === undefined) return;
-    let values: AmfValue[];
+    // Byte-exact, not decoded (as ServerSession): an ECMA array stays one, and bad metadata is
+    // advisory, dropped and never fatal.
+    let body: Buffer;
     try {
-      values = decodeData(message);
+      body = scriptTagBody(message);
     } catch (error) {
-      // Metadata is advisory: a bad one is dropped, never fatal.
-      debug("dropped data message that does not decode: %O", error);
+      if (!(error instanceof RtmpProtocolError)) throw error;
+      debug("%s: data message dropped: %s", this.#transport.remoteAddress, error.message);
       return;
     }
-    if (values[0] === "|RtmpSampleAccess") return;
-    const body = values[0] === "@setDataFrame" ? encodeAmf0(values.slice(1)) : encodeAmf0(values);
+    const length = SAMPLE_ACCESS.length;
+    if (body.length >= length && body.compare(SAMPLE_ACCESS, 0, length, 0, length) === 0) return;
     reader.push(createPacketFromTagBody("script", message.timestamp, body));
+  }
+
+  /** Audio, video and data inside an aggregate (Wowza, FMS) go on as if sent alone; a malformed one is dropped. */
+  #aggregate(message: RtmpMessage): void {
+    if (this.#streams.get(message.messageStreamId)?.reader === undefined) return;
+    let parts: RtmpMessage[];
+    try {
+      parts = splitAggregate(message);
+    } catch (error) {
+      if (!(error instanceof RtmpProtocolError)) throw error;
+      debug("%s: aggregate dropped: %s", this.#transport.remoteAddress, error.message);
+      return;
+    }
+    for (const part of parts) {
+      if (part.typeId === MessageType.audio || part.typeId === MessageType.video) this.#media(part);
+      else if (part.typeId === MessageType.dataAmf0 || part.typeId === MessageType.dataAmf3) this.#data(part);
+    }
   }
 
   #info(name: string, prefix: string): StreamInfo {
