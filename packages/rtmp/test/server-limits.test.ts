@@ -60,6 +60,7 @@ describe("RTMP server limits", () => {
         maxConnectionsPerIp: 0,
         handshakeTimeout: 0,
         idleTimeout: 0,
+        messageTimeout: 0,
         protocolError: 0,
         badName: 0,
         unauthorized: 0,

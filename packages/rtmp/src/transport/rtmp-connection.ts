@@ -16,6 +16,18 @@ import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 
 const debug = createDebug("onair:rtmp:connection");
 
+/** The partial message check runs this many times per `partialMessageTimeoutMs`. */
+const STALL_CHECKS = 10;
+
+/** `partialMessageTimeoutMs` checked: a finite number of ms, at least 0 (0 = off); default 60 000. */
+export function partialMessageTimeout(value: number | undefined): number {
+  if (value === undefined) return 60_000;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`partialMessageTimeoutMs must be a finite number >= 0, got ${value}`);
+  }
+  return value;
+}
+
 export interface RtmpConnectionOptions {
   /** Largest message a peer may send, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
@@ -30,6 +42,13 @@ export interface RtmpConnectionOptions {
   idleTimeoutMs?: number;
   /** Close a connection that has not finished the handshake in this time, in ms. Default 10 000. */
   handshakeTimeoutMs?: number;
+  /**
+   * Close a connection that holds a partial message this long, in ms, without completing any
+   * message, with `ERR_RTMP_MESSAGE_TIMEOUT`: a peer trickling a large message is never idle, so
+   * the idle timeout does not end it. Checked every tenth of this (one timer per connection), so
+   * the close comes after 1 to 1.2 times it. Default 60 000; 0 turns it off.
+   */
+  partialMessageTimeoutMs?: number;
 }
 
 export interface RtmpConnectionEvents {
@@ -53,14 +72,25 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
   readonly #encoder = new ChunkEncoder();
   #handshake: HandshakeServer | HandshakeClient | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
+  readonly #partialMessageTimeoutMs: number;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** Messages completed: a count per message (no clock), compared by the periodic stall check. */
+  #messagesCompleted = 0;
+  #messagesAtLastCheck = 0;
+  /** Consecutive checks that found a partial message held and no message completed since the last. */
+  #stalledChecks = 0;
   #peerWindow = 2_500_000;
   #lastAcknowledged = 0;
   #closed = false;
   #ready = false;
-  readonly #deliver = (message: RtmpMessage): void => this.#handle(message);
+  readonly #deliver = (message: RtmpMessage): void => {
+    this.#messagesCompleted++;
+    this.#handle(message);
+  };
 
   constructor(socket: Socket, role: "server" | "client", options: RtmpConnectionOptions = {}) {
     super();
+    this.#partialMessageTimeoutMs = partialMessageTimeout(options.partialMessageTimeoutMs);
     this.socket = socket;
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     this.#decoder = new ChunkDecoder({
@@ -137,6 +167,8 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
     this.#closed = true;
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
+    if (this.#stallTimer !== undefined) clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
     this.#decoder.dispose();
     if (error !== undefined) debug("%s closed: %s", this.remoteAddress, error.message);
     else debug("%s closed", this.remoteAddress);
@@ -162,6 +194,7 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
         clearTimeout(this.#handshakeTimer);
         this.#handshakeTimer = undefined;
         this.#ready = true;
+        this.#startStallCheck();
         this.emit("ready");
         if (step.remainder.length === 0 || this.#closed) return;
         chunk = step.remainder;
@@ -175,6 +208,35 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
     } catch (error) {
       this.close(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /**
+   * One interval per connection, never a timer per chunk. A partial message's bytes go back to 0
+   * only when a message completes or is aborted (also a message), so a check that finds bytes held
+   * and the count unchanged STALL_CHECKS + 1 times in a row has seen them held all along for at
+   * least the timeout, and at most 1.2 times it.
+   */
+  #startStallCheck(): void {
+    const timeout = this.#partialMessageTimeoutMs;
+    if (timeout === 0) return;
+    this.#stallTimer = setInterval(() => this.#checkStall(), Math.ceil(timeout / STALL_CHECKS));
+    this.#stallTimer.unref();
+  }
+
+  #checkStall(): void {
+    const completed = this.#messagesCompleted;
+    if (completed !== this.#messagesAtLastCheck || this.#decoder.bufferedBytes === 0) {
+      this.#messagesAtLastCheck = completed;
+      this.#stalledChecks = 0;
+      return;
+    }
+    if (++this.#stalledChecks <= STALL_CHECKS) return;
+    this.close(
+      new RtmpProtocolError(
+        RtmpErrorCode.messageTimeout,
+        `${this.remoteAddress} held a partial message of ${this.#decoder.bufferedBytes} bytes for over ${this.#partialMessageTimeoutMs} ms without completing one`,
+      ),
+    );
   }
 
   #handle(message: RtmpMessage): void {

@@ -4,7 +4,7 @@ import createDebug from "debug";
 import type { AmfLimits } from "../codec/amf.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { type Authorize, ServerSession } from "../session/server-session.js";
-import { RtmpConnection } from "./rtmp-connection.js";
+import { partialMessageTimeout, RtmpConnection } from "./rtmp-connection.js";
 
 const debug = createDebug("onair:rtmp:server");
 
@@ -36,6 +36,13 @@ export interface RtmpServerOptions {
   idleTimeoutMs?: number;
   /** Close connections that have not finished the handshake in this time, in ms. Default 10 000. */
   handshakeTimeoutMs?: number;
+  /**
+   * Close a connection that holds a partial message this long, in ms, without completing any
+   * message (a peer that announces 16 MB and trickles a byte now and then is never idle, and would
+   * keep its slot forever), with `ERR_RTMP_MESSAGE_TIMEOUT`, counted in `stats().refused.messageTimeout`.
+   * Checked every tenth of it, so the close comes after 1 to 1.2 times it. Default 60 000; 0 turns it off.
+   */
+  partialMessageTimeoutMs?: number;
   /**
    * Most connections at once; more are closed at accept and counted in `stats().refused`.
    * Default 10 000.
@@ -78,7 +85,9 @@ export type RtmpServerStats = {
     handshakeTimeout: number;
     /** Silent for `idleTimeoutMs` after the handshake. */
     idleTimeout: number;
-    /** Closed for breaking the protocol or a size limit (an `RtmpProtocolError` other than a timeout). */
+    /** Held a partial message for `partialMessageTimeoutMs` without completing any. */
+    messageTimeout: number;
+    /** Closed for breaking the protocol or a size limit (an `RtmpProtocolError` other than the timeouts above). */
     protocolError: number;
     /** A connect or publish/play refused for a bad app or stream name. */
     badName: number;
@@ -115,6 +124,7 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     maxConnectionsPerIp: 0,
     handshakeTimeout: 0,
     idleTimeout: 0,
+    messageTimeout: 0,
     protocolError: 0,
     badName: 0,
     unauthorized: 0,
@@ -124,6 +134,8 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
   constructor(options: RtmpServerOptions) {
     super();
     this.#options = options;
+    // Checked here, not at accept, where a throw would reach no caller.
+    partialMessageTimeout(options.partialMessageTimeoutMs);
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
     this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
@@ -213,6 +225,7 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
       bufferBudget: this.#bufferBudget,
       idleTimeoutMs: options.idleTimeoutMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
+      partialMessageTimeoutMs: options.partialMessageTimeoutMs,
     });
     const address = this.address();
     const session = new ServerSession(connection, {
@@ -236,11 +249,13 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
       else this.#perIp.delete(ip);
       if (error instanceof RtmpProtocolError) {
         const reason: RtmpRefusalReason =
-          error.code !== RtmpErrorCode.timeout
-            ? "protocolError"
-            : connection.ready
-              ? "idleTimeout"
-              : "handshakeTimeout";
+          error.code === RtmpErrorCode.messageTimeout
+            ? "messageTimeout"
+            : error.code !== RtmpErrorCode.timeout
+              ? "protocolError"
+              : connection.ready
+                ? "idleTimeout"
+                : "handshakeTimeout";
         this.#refused[reason]++;
         this.emit("refused", remote, reason);
       }
