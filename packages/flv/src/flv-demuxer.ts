@@ -9,16 +9,20 @@
  * as ffmpeg does); only audio (8), video (9) and script data (18) are accepted.
  *
  * Zero copy: a tag body that lies whole in one pushed Buffer is delivered as a `subarray` of it, so
- * a caller that reuses its read buffer must copy bodies it keeps. A body split across pushes gets
- * one Buffer of exactly its size, allocated when its first byte arrives.
+ * a caller that reuses its read buffer must copy bodies it keeps. A body split across pushes is
+ * copied into a Buffer that grows as its bytes arrive and ends at exactly its size.
  *
  * Memory: the demuxer holds at most one partial body (at most `maxTagSize` bytes, refused as soon
- * as a tag header announces more) and one partial fixed-size field (11 bytes). It never keeps a
- * reference to a pushed Buffer.
+ * as a tag header announces more, and never more than twice the bytes received for it, or 4 KiB)
+ * and one partial fixed-size field (11 bytes): memory is taken as bytes arrive, never on a size the
+ * input announced. It never keeps a reference to a pushed Buffer.
  */
 import type { MediaKind } from "@onair/core";
 import { FlvError, FlvErrorCode } from "./errors.js";
 import { FLV_HEADER_LENGTH, FLV_PREVIOUS_TAG_SIZE_LENGTH, FLV_TAG_HEADER_LENGTH } from "./flv-muxer.js";
+
+/** The first Buffer of a body split across pushes, when the body is at least this long. */
+const MIN_BODY_CAPACITY = 4096;
 
 export interface FlvTag {
   kind: MediaKind;
@@ -104,9 +108,12 @@ export class FlvDemuxer {
     return this.#scratchFilled > 0 || this.#state === State.tagBody || this.#state === State.skipToData;
   }
 
-  /** Bytes held for unfinished fields and bodies: at most `maxTagSize` + 11. */
+  /**
+   * Bytes held for unfinished fields and bodies: the partial body's Buffer, which grows with the
+   * bytes received (at most twice them, or 4 KiB), plus a partial field of at most 11 bytes.
+   */
   get bufferedBytes(): number {
-    return this.#scratchFilled + this.#bodyFilled;
+    return this.#scratchFilled + (this.#body?.length ?? 0);
   }
 
   /**
@@ -253,25 +260,31 @@ export class FlvDemuxer {
   #readBody(chunk: Buffer, at: number, onTag: (tag: FlvTag) => void): number {
     const available = chunk.length - at;
     const size = this.#tagSize;
+    const filled = this.#bodyFilled;
     let body = this.#body;
-    if (body === undefined) {
-      if (available >= size) {
-        this.#position += size;
-        this.#emit(chunk.subarray(at, at + size), onTag);
-        return at + size;
-      }
-      body = Buffer.allocUnsafe(size);
+    if (body === undefined && available >= size) {
+      this.#position += size;
+      this.#emit(chunk.subarray(at, at + size), onTag);
+      return at + size;
+    }
+    const take = Math.min(available, size - filled);
+    if (body === undefined || body.length < filled + take) {
+      // Grow as bytes arrive, never on the announced size: at most twice what came (or 4 KiB).
+      const capacity = Math.min(size, Math.max(filled + take, 2 * (body?.length ?? 0), MIN_BODY_CAPACITY));
+      const grown = Buffer.allocUnsafe(capacity);
+      if (body !== undefined) body.copy(grown, 0, 0, filled);
+      body = grown;
       this.#body = body;
     }
-    const copied = chunk.copy(body, this.#bodyFilled, at, at + size - this.#bodyFilled);
-    this.#bodyFilled += copied;
-    this.#position += copied;
+    chunk.copy(body, filled, at, at + take);
+    this.#bodyFilled = filled + take;
+    this.#position += take;
     if (this.#bodyFilled === size) {
       this.#body = undefined;
       this.#bodyFilled = 0;
       this.#emit(body, onTag);
     }
-    return at + copied;
+    return at + take;
   }
 
   #emit(body: Buffer, onTag: (tag: FlvTag) => void): void {

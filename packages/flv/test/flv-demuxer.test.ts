@@ -115,7 +115,8 @@ describe("FlvDemuxer", () => {
     const cut = 13 + 11 + 5; // inside the first tag's body
     demuxer.push(smallFile.subarray(0, cut), (tag) => bodies.push(tag.body));
     expect(demuxer.pending).toBe(true);
-    expect(demuxer.bufferedBytes).toBe(5);
+    // A small body gets a Buffer of its size at once; large ones grow as they arrive (below).
+    expect(demuxer.bufferedBytes).toBe(Math.min(smallTags[0].body.length, 4096));
     demuxer.push(smallFile.subarray(cut), (tag) => bodies.push(tag.body));
     expect(bodies[0]).toEqual(smallTags[0].body);
     expect(bodies[0].buffer).not.toBe(smallFile.buffer);
@@ -225,6 +226,35 @@ describe("FlvDemuxer", () => {
       demuxer.push(header, () => {});
       expect(demuxer.pending).toBe(true);
       expect(demuxer.bufferedBytes).toBe(0); // nothing allocated before the body's first byte
+      // One body byte of the 16 MiB announced costs 4 KiB, not 16 MiB (found by pnpm fuzz).
+      demuxer.push(hex("17"), () => {});
+      expect(demuxer.bufferedBytes).toBe(4096);
+    });
+
+    it("a body trickled in grows with the bytes received, at most twice them, and ends at its size", () => {
+      const size = 1_000_000;
+      const body = Buffer.alloc(size, 0x27);
+      body[0] = 0x17;
+      const file = Buffer.concat([
+        encodeFlvHeader({ audio: false, video: true }),
+        encodeFlvTag("video", 0, body),
+      ]);
+      const demuxer = new FlvDemuxer();
+      const bodies: Buffer[] = [];
+      let received = 0;
+      const headerLength = 13 + 11;
+      for (let at = 0; at < file.length; at += 1000) {
+        const piece = file.subarray(at, Math.min(file.length, at + 1000));
+        demuxer.push(piece, (tag) => bodies.push(tag.body));
+        received = Math.max(0, Math.min(size, at + piece.length - headerLength));
+        if (bodies.length === 0)
+          expect(demuxer.bufferedBytes).toBeLessThanOrEqual(Math.max(2 * received, 4096));
+      }
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0].length).toBe(size);
+      expect(bodies[0].buffer.byteLength).toBeGreaterThanOrEqual(size);
+      expect(bodies[0].equals(body)).toBe(true);
+      expect(demuxer.bufferedBytes).toBe(0);
     });
 
     it("previousTagSize: checked only when asked", () => {
