@@ -13,8 +13,9 @@
  *      A slower creep remains (about 0.5 MB/min in a 180 s run, easing off as it goes; native memory,
  *      not the JS heap, whose snapshots grow only by compiled code), so this run measures 0.4–0.9 %/min
  *      on the shared 2-core machine: the margin to 1 %/min is real but not wide.
- *   2. The first 20 s of the crowd are left out (it all joins in the first 2 s; V8 sizes its heap for
- *      it), and the regression runs over the remaining 40 s.
+ *   2. The first 20 s of the crowd are left out (it all joins in the first 2 s, V8 sizes its heap for
+ *      it, and the first crowd's stays are drawn so that it churns at its steady rate from the start:
+ *      see stayMs in soak.ts), and the regression runs over the remaining 40 s.
  *   3. In 40 s the server's natural RSS saw-tooth (V8 grows its heap, collects, returns pages; up to
  *      about 7 MB peak to trough measured here) outweighs a 1 %/min trend (about 0.7 MB in 40 s). So
  *      each sample is taken after a full garbage collection forced through the server's inspector, and

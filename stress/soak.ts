@@ -818,7 +818,20 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const random = (from: number, to: number): number => from + Math.random() * (to - from);
     const stalled = new WeakSet<Player>();
 
-    const startOne = (slot: number): void => {
+    /**
+     * How long a player stays. The first crowd all joins at once; if its stays were drawn like the
+     * later ones, every first player would leave between 5 and 30 s and the join rate (and the memory
+     * that goes with joins) would only settle after 30 s. So the first crowd gets the time a player
+     * seen at a random moment still has left (a length-biased stay, a uniform part of it): the crowd
+     * churns at its steady rate from the start.
+     */
+    const stayMs = (firstCrowd: boolean): number => {
+      const { minStaySeconds: a, maxStaySeconds: b } = options;
+      if (!firstCrowd) return random(a, b) * 1000;
+      const lengthBiased = Math.sqrt(a * a + Math.random() * (b * b - a * a));
+      return Math.random() * lengthBiased * 1000;
+    };
+    const startOne = (slot: number, firstCrowd = false): void => {
       if (!running) return;
       const protocol = PLAYER_PROTOCOLS[(slot + playersStarted) % PLAYER_PROTOCOLS.length];
       playersStarted++;
@@ -851,14 +864,14 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           if (!running) return;
           void player.leave(LEAVE_MODES[Math.floor(Math.random() * LEAVE_MODES.length)]);
           startOne(slot);
-        }, random(options.minStaySeconds, options.maxStaySeconds) * 1000),
+        }, stayMs(firstCrowd)),
       );
     };
 
     t0 = performance.now();
     // Join over the first two seconds rather than in one burst: the soak is about steady churn.
     for (let slot = 0; slot < options.players; slot++) {
-      timers.add(setTimeout(() => startOne(slot), (slot * 2000) / options.players));
+      timers.add(setTimeout(() => startOne(slot, true), (slot * 2000) / options.players));
     }
 
     const samples: RssSample[] = [];
