@@ -1,3 +1,7 @@
+// Our public types use Buffer and node:net; this reference (kept in dist/index.d.ts) loads Node's
+// types for consumers whose tsconfig does not auto-include them ("types": [], the TypeScript 7 default).
+/// <reference types="node" preserve="true" />
+
 export { AmfEcmaArray, type AmfLimits, type AmfObject, type AmfValue } from "./codec/amf.js";
 export { decodeAmf0, encodeAmf0 } from "./codec/amf0.js";
 export { decodeAmf3, encodeAmf3 } from "./codec/amf3.js";
