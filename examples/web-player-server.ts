@@ -2,10 +2,18 @@
  * RTMP in, HTTP-FLV and WebSocket-FLV out, and a web page to watch with.
  *
  *   pnpm example examples/web-player-server.ts
- *   ffmpeg -re -f lavfi -i testsrc=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:1935/live/demo
- *   open http://127.0.0.1:8080/?src=http://127.0.0.1:7001/live/demo.flv   (or ?src=ws://127.0.0.1:7001/live/demo.flv)
+ *   open http://127.0.0.1:8080/   (plays http://127.0.0.1:7001/live/demo.flv; ?src=ws://127.0.0.1:7001/live/demo.flv for WS-FLV)
+ *   ffmpeg -re -f lavfi -i testsrc=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -pix_fmt yuv420p -g 60 -c:a aac -f flv rtmp://127.0.0.1:1935/live/demo
  *
- * RTMP_PORT, FLV_PORT and PAGE_PORT may be set in the environment.
+ * The page can be opened before the stream is live: it says how to publish to this server (the
+ * ffmpeg line and the OBS settings, with this server's RTMP port), waits, and plays when the stream
+ * starts; when the stream ends it says so and waits for the next one.
+ *
+ * Environment:
+ *   RTMP_PORT (default 1935), FLV_PORT (default 7001), PAGE_PORT (default 8080)
+ *   REPUBLISH_GRACE_MS  how long players stay connected after the publisher leaves, in case it
+ *                       comes back (default: the hub's, 10 000). 0 ends the players at once, so the
+ *                       page shows "ended" as soon as the publisher stops.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -14,22 +22,31 @@ import { StreamHub } from "@onair/core";
 import { createHttpFlvServer } from "@onair/flv";
 import { createRtmpServer } from "@onair/rtmp";
 
-const hub = new StreamHub();
+const grace = process.env.REPUBLISH_GRACE_MS;
+if (grace !== undefined && grace !== "" && !(Number(grace) >= 0)) {
+  throw new Error(`REPUBLISH_GRACE_MS must be a number of ms (0 or more), not ${JSON.stringify(grace)}`);
+}
+const hub = new StreamHub(grace === undefined || grace === "" ? {} : { republishGraceMs: Number(grace) });
 const rtmp = createRtmpServer({ handler: hub });
 const flv = createHttpFlvServer({ handler: hub, cors: "*" });
 const rtmpAddress = await rtmp.listen(Number(process.env.RTMP_PORT ?? 1935), "127.0.0.1");
 const flvAddress = await flv.listen(Number(process.env.FLV_PORT ?? 7001), "127.0.0.1");
 
-const page = readFileSync(new URL("./web-player.html", import.meta.url));
+// The page learns this server's ports from a JSON block filled in here (no extra request).
+const config = JSON.stringify({ rtmpPort: rtmpAddress.port, flvPort: flvAddress.port });
+const page = readFileSync(new URL("./web-player.html", import.meta.url), "utf8").replace(
+  '<script id="onair-config" type="application/json">{}</script>',
+  `<script id="onair-config" type="application/json">${config}</script>`,
+);
 const mpegts = readFileSync(createRequire(import.meta.url).resolve("mpegts.js/dist/mpegts.js"));
 const site = createServer((req, res) => {
   const path = (req.url ?? "/").split("?")[0];
   if (path === "/") {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(page);
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }).end(page);
   } else if (path === "/mpegts.js") {
     res.writeHead(200, { "Content-Type": "text/javascript" }).end(mpegts);
   } else {
-    res.writeHead(404).end();
+    res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
   }
 });
 await new Promise<void>((resolve) =>
@@ -38,11 +55,12 @@ await new Promise<void>((resolve) =>
 const pagePort = (site.address() as { port: number }).port;
 
 console.log(`publish to rtmp://127.0.0.1:${rtmpAddress.port}/live/demo`);
-console.log(`watch at   http://127.0.0.1:${pagePort}/?src=http://127.0.0.1:${flvAddress.port}/live/demo.flv`);
+console.log(`watch at   http://127.0.0.1:${pagePort}/   (it says how to publish, and waits for the stream)`);
 
 const stop = (): void => {
   hub.close();
   site.close();
+  site.closeAllConnections();
   void Promise.all([rtmp.close(), flv.close()]);
 };
 process.once("SIGINT", stop);
