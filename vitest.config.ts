@@ -7,6 +7,7 @@ const conditions = ["source", "module", "node", "development|production"];
 const testFiles = [
   "packages/*/test/**/*.test.ts",
   "bench/**/*.test.ts",
+  "doctest/**/*.test.ts",
   "fuzz/**/*.test.ts",
   "stress/**/*.test.ts",
 ];
@@ -42,7 +43,7 @@ function listTestFiles(): string[] {
       else if (entry.isFile() && entry.name.endsWith(".test.ts")) found.push(path);
     }
   };
-  for (const root of ["bench", "fuzz", "stress"]) if (existsSync(root)) walk(root);
+  for (const root of ["bench", "doctest", "fuzz", "stress"]) if (existsSync(root)) walk(root);
   for (const pkg of existsSync("packages") ? readdirSync("packages") : []) {
     if (existsSync(join("packages", pkg, "test"))) walk(`packages/${pkg}/test`);
   }

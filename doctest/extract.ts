@@ -22,7 +22,7 @@ export interface CodeBlock {
   code: string;
   /** The `doctest:` markers right before the fence, e.g. ["run"], ["skip: output only"]. */
   markers: string[];
-  /** The Markdown from the fence's end to the next fenced block or heading (where a README says how to try it). */
+  /** The Markdown after the block up to the next heading or ts/js block: where a README says how to run it. */
   after: string;
 }
 
@@ -77,9 +77,23 @@ export function extractBlocks(markdown: string, file: string): CodeBlock[] {
     let end = start;
     while (end < lines.length && !(lines[end] ?? "").trim().startsWith(fence)) end++;
     const code = lines.slice(start, end).join("\n");
-    // The prose after the block, up to the next fence or heading.
+    // What follows, up to the next heading or TypeScript/JavaScript block (sh blocks included).
     let next = end + 1;
-    while (next < lines.length && !/^( {0,3})(`{3,}|~{3,}|#)/.test(lines[next] ?? "")) next++;
+    let inFence: string | undefined;
+    for (; next < lines.length; next++) {
+      const text = lines[next] ?? "";
+      const fenceLine = /^ {0,3}(`{3,}|~{3,})(.*)$/.exec(text);
+      if (inFence !== undefined) {
+        if (fenceLine !== null && text.trim().startsWith(inFence)) inFence = undefined;
+        continue;
+      }
+      if (/^ {0,3}#/.test(text)) break;
+      if (fenceLine !== null) {
+        const language = languageOf(fenceLine[2] ?? "");
+        if (language === "ts" || language === "js") break;
+        inFence = fenceLine[1];
+      }
+    }
     const after = lines.slice(end + 1, next).join("\n");
     blocks.push({ file, line: start + 1, info, language: languageOf(info), code, markers, after });
     i = end + 1;
