@@ -19,6 +19,7 @@ import {
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 
 interface Playback {
+  state: string;
   currentTime: number;
   videoWidth: number;
   videoHeight: number;
@@ -38,6 +39,7 @@ async function watch(page: Page, src: string, pagePort: number): Promise<Playbac
   return page.evaluate(() => {
     const video = document.querySelector("video") as HTMLVideoElement;
     return {
+      state: document.body.dataset.state ?? "",
       currentTime: video.currentTime,
       videoWidth: video.videoWidth,
       videoHeight: video.videoHeight,
@@ -46,7 +48,7 @@ async function watch(page: Page, src: string, pagePort: number): Promise<Playbac
   });
 }
 
-describe.skipIf(!hasFfmpeg || !hasChromium)("Chromium plays the example page", () => {
+describe("Chromium plays the example page", () => {
   let example: RunningProcess;
   let publisher: RunningProcess;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
@@ -54,6 +56,9 @@ describe.skipIf(!hasFfmpeg || !hasChromium)("Chromium plays the example page", (
   let pagePort: number;
 
   beforeAll(async () => {
+    // Fail, never skip: without these the example page is not tested at all.
+    expect(hasFfmpeg, "ffmpeg is needed").toBe(true);
+    expect(hasChromium, "Chromium (/usr/bin/chromium) is needed").toBe(true);
     const rtmpPort = await freePort();
     flvPort = await freePort();
     pagePort = await freePort();
@@ -87,6 +92,15 @@ describe.skipIf(!hasFfmpeg || !hasChromium)("Chromium plays the example page", (
 
   it("plays HTTP-FLV and WebSocket-FLV: time passes 3 s, the published width, no player error", async () => {
     const [httpPage, wsPage] = await Promise.all([browser.context.newPage(), browser.context.newPage()]);
+    const problems: string[] = [];
+    for (const page of [httpPage, wsPage]) {
+      page.on("console", (message) => {
+        if (message.type() === "error") problems.push(`console: ${message.text()}`);
+      });
+      page.on("response", (response) => {
+        if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+      });
+    }
     const [http, ws] = await Promise.all([
       watch(httpPage, `http://127.0.0.1:${flvPort}/live/demo.flv`, pagePort),
       watch(wsPage, `ws://127.0.0.1:${flvPort}/live/demo.flv`, pagePort),
@@ -96,7 +110,9 @@ describe.skipIf(!hasFfmpeg || !hasChromium)("Chromium plays the example page", (
       expect(playback.videoWidth).toBe(320);
       expect(playback.videoHeight).toBe(240);
       expect(playback.errors).toEqual([]);
+      expect(playback.state).toBe("playing");
     }
+    expect(problems).toEqual([]); // no console error, no 404 (the favicon included)
     await httpPage.screenshot({ path: `${root}.test-results/web-player-http-flv.png` });
   }, 60_000);
 });

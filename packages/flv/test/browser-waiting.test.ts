@@ -168,6 +168,8 @@ describe("the example page opened before the stream is live", () => {
     await page.waitForTimeout(4_500);
     await forBoth(async (p) => expect((await view(p)).state).toBe("waiting"));
     await page.screenshot({ path: `${results}/web-player-waiting.png` });
+    expect(badResponses).toEqual([]); // no 404: neither the favicon nor the stream while it is not live
+    expect(consoleErrors).toEqual([]);
 
     // 2. ffmpeg publishes: the same pages play, with sound (this Chromium allows autoplay).
     let ffmpeg = publish();
