@@ -4,9 +4,9 @@
  * with ffmpeg publishing over RTMP into examples/web-player-server.ts.
  */
 import { fileURLToPath } from "node:url";
-import type { Page } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasChromium, launchChromium } from "../../../test-support/browser.js";
+import { CHROMIUM, hasChromium, launchChromium } from "../../../test-support/browser.js";
 import {
   freePort,
   hasFfmpeg,
@@ -114,5 +114,46 @@ describe("Chromium plays the example page", () => {
     }
     expect(problems).toEqual([]); // no console error, no 404 (the favicon included)
     await httpPage.screenshot({ path: `${root}.test-results/web-player-http-flv.png` });
+  }, 60_000);
+
+  it("where autoplay with sound is refused, plays muted with a 'click for sound' button that turns it on", async () => {
+    // Chromium's own autoplay policy (no --autoplay-policy flag): sound needs a user gesture.
+    const strict = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+    });
+    try {
+      const page = await strict.newPage();
+      const src = `http://127.0.0.1:${flvPort}/live/demo.flv`;
+      const muted = await watch(page, src, pagePort);
+      expect(muted.state).toBe("playing");
+      const video = () =>
+        page.evaluate(() => {
+          const v = document.querySelector("video") as HTMLVideoElement;
+          return { muted: v.muted, paused: v.paused, currentTime: v.currentTime };
+        });
+      expect((await video()).muted).toBe(true);
+      const button = page.locator("#sound");
+      expect(await button.isVisible()).toBe(true);
+      expect(await button.textContent()).toMatch(/click for sound/);
+      await page.screenshot({ path: `${root}.test-results/web-player-muted.png` });
+      await button.click();
+      const before = (await video()).currentTime;
+      await page.waitForTimeout(1_000);
+      const after = await video();
+      expect(after.muted).toBe(false);
+      expect(after.paused).toBe(false);
+      expect(after.currentTime).toBeGreaterThan(before + 0.5);
+      expect(await button.isVisible()).toBe(false);
+    } finally {
+      await strict.close();
+    }
   }, 60_000);
 });
