@@ -210,7 +210,9 @@ describe.skipIf(!hasFfmpeg)("the packed packages in an app outside the workspace
     const configs: Record<string, Record<string, unknown>> = {
       "default types": {},
       "types: []": { types: [] },
-      'customConditions: ["source"]': { types: [], customConditions: ["source"] },
+      // What this one tests is resolution (a "source" condition reaching raw .ts would be TS7016 or
+      // TS2307 in the app's own file), so it skips the library check the two above already did.
+      'customConditions: ["source"]': { types: [], customConditions: ["source"], skipLibCheck: true },
     };
     const compilers = { "5.9": "node_modules/ts59/bin/tsc", "7": "node_modules/ts7/bin/tsc" };
     const checks = Object.entries(compilers).flatMap(([compiler, tsc]) =>
@@ -222,6 +224,8 @@ describe.skipIf(!hasFfmpeg)("the packed packages in an app outside the workspace
           moduleResolution: "nodenext",
           target: "es2022",
           noEmit: true,
+          // Our .d.ts files are checked too, not only the app's use of them.
+          skipLibCheck: false,
           ...extra,
         };
         writeFileSync(join(app, tsconfig), JSON.stringify({ compilerOptions, files: ["app.mts"] }, null, 2));
@@ -236,15 +240,16 @@ describe.skipIf(!hasFfmpeg)("the packed packages in an app outside the workspace
   }, 120_000);
 
   it("runs with plain node: ffmpeg publishes with the README's token, ffprobe plays over RTMP and HTTP-FLV, and a publish without the token is refused", async () => {
-    // Plain JavaScript from tsc, with the README's ports swapped for free ones.
+    // Plain JavaScript from tsc (the checks above are the type-check; TypeScript 7 is the quick
+    // emitter), with the README's ports swapped for free ones.
     writeFileSync(
       join(app, "tsconfig.emit.json"),
       JSON.stringify({
-        compilerOptions: { strict: true, module: "nodenext", target: "es2022", outDir: "build" },
+        compilerOptions: { module: "nodenext", target: "es2022", outDir: "build", skipLibCheck: true },
         files: ["app.mts"],
       }),
     );
-    await sh("node", ["node_modules/ts59/bin/tsc", "-p", "tsconfig.emit.json"], app);
+    await sh("node", ["node_modules/ts7/bin/tsc", "-p", "tsconfig.emit.json"], app);
     const rtmpPort = await freePort();
     const flvPort = await freePort();
     let js = readFileSync(join(app, "build/app.mjs"), "utf8");
