@@ -116,6 +116,30 @@ describe("Chromium plays the example page", () => {
     await httpPage.screenshot({ path: `${root}.test-results/web-player-http-flv.png` });
   }, 60_000);
 
+  it("from a server without GET /streams, the stream's 404 means 'not live yet': it waits and retries, never 'ended'", async () => {
+    const page = await browser.context.newPage();
+    // The page server answers 404 to everything but the page: to /streams and to the stream.
+    const src = `http://127.0.0.1:${pagePort}/live/demo.flv`;
+    const requests: string[] = [];
+    page.on("request", (request) => {
+      if (request.url() === src) requests.push(request.url());
+    });
+    await page.goto(`http://127.0.0.1:${pagePort}/?src=${encodeURIComponent(src)}`);
+    await page.waitForTimeout(5_000);
+    const seen = await page.evaluate(() => ({
+      state: document.body.dataset.state,
+      note: document.getElementById("note")?.textContent,
+      states: (window as unknown as { playerStates: string[] }).playerStates,
+      errors: (window as unknown as { playerErrors: string[] }).playerErrors,
+    }));
+    expect(seen.state).toBe("waiting");
+    expect(seen.note).toBe("Not live yet (the server answered 404); retrying every 2 s.");
+    expect(seen.states.filter((s) => s !== "waiting" && s !== "connecting")).toEqual([]);
+    expect(seen.errors).toEqual([]);
+    expect(requests.length).toBeGreaterThanOrEqual(2); // it retried
+    await page.close();
+  }, 30_000);
+
   it("where autoplay with sound is refused, plays muted with a 'click for sound' button that turns it on", async () => {
     // Chromium's own autoplay policy (no --autoplay-policy flag): sound needs a user gesture.
     const strict = await chromium.launch({
