@@ -64,7 +64,6 @@ export class OnairServer {
     this.hub = new StreamHub(options.hub);
     this.rtmp = createRtmpServer({ ...options.rtmp, handler: this.hub });
     this.flv = createHttpFlvServer({ cors: options.cors ?? "*", ...options.flv, handler: this.hub });
-    if (options.flvDir !== undefined) this.#recording = recordStreams(this.hub, { dir: options.flvDir });
   }
 
   /**
@@ -74,6 +73,11 @@ export class OnairServer {
    */
   async listen(): Promise<{ rtmp: AddressInfo; flv: AddressInfo }> {
     const host = this.#options.host ?? "0.0.0.0";
+    // Recording starts here rather than in the constructor, so that the recorder joins a stream
+    // after the hub's "publish" listeners added before listen() (the CLI's log) have run.
+    if (this.#options.flvDir !== undefined) {
+      this.#recording ??= recordStreams(this.hub, { dir: this.#options.flvDir });
+    }
     const rtmp = await this.#listenOne("RTMP", "--rtmp-port", host, this.#options.rtmpPort ?? 1935, (p, h) =>
       this.rtmp.listen(p, h),
     );

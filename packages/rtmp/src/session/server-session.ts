@@ -327,22 +327,40 @@ export class ServerSession {
     const [name, nameQuery = ""] = rawName.split("?", 2);
     const query = new URLSearchParams(this.#connectQuery);
     for (const [k, v] of new URLSearchParams(nameQuery)) query.set(k, v);
-    const local = this.#options.localAddress;
-    const host =
-      typeof local === "string"
-        ? local
-        : local
-          ? `rtmp://${local.address}:${local.port}`
-          : "rtmp://localhost";
     return {
       key: `${this.#app}/${name}`,
       app: this.#app,
       name,
-      url: `${host}/${this.#app}/${name}`,
+      url: `${this.#baseUrl()}/${this.#app}/${name}`,
       id: nextStreamId(prefix),
       query,
       remoteAddress: this.#transport.remoteAddress,
     };
+  }
+
+  /**
+   * "rtmp://host[:port]" as the client reached this server: the scheme and host of the connect
+   * command's tcUrl, else the connection's local address (never an unspecified 0.0.0.0 or ::).
+   */
+  #baseUrl(): string {
+    const tcUrl = this.#connect.tcUrl;
+    if (typeof tcUrl === "string") {
+      try {
+        const url = new URL(tcUrl);
+        const unspecified = url.hostname === "0.0.0.0" || url.hostname === "[::]";
+        if (/^rtmp[a-z]*:$/.test(url.protocol) && url.hostname !== "" && !unspecified) {
+          return `${url.protocol}//${url.host}`;
+        }
+      } catch {
+        // not a URL: fall back to the local address
+      }
+    }
+    const local = this.#options.localAddress;
+    if (typeof local === "string") return local;
+    if (local === undefined || local.address === "0.0.0.0" || local.address === "::")
+      return "rtmp://localhost";
+    const host = local.address.includes(":") ? `[${local.address}]` : local.address;
+    return `rtmp://${host}:${local.port}`;
   }
 
   async #authorize(

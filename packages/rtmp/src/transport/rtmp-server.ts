@@ -227,7 +227,11 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       partialMessageTimeoutMs: options.partialMessageTimeoutMs,
     });
-    const address = this.address();
+    // The address this client reached (the listener's may be 0.0.0.0): StreamInfo URLs use it.
+    const address =
+      socket.localAddress !== undefined && socket.localPort !== undefined
+        ? { address: socket.localAddress, port: socket.localPort, family: socket.localFamily ?? "" }
+        : this.address();
     const session = new ServerSession(connection, {
       handler: options.handler,
       authorize: options.authorize,
