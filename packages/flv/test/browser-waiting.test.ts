@@ -24,7 +24,7 @@ import {
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const results = `${root}.test-results`;
 /** Short, so the "ended" state shows within the test; the page must handle any grace. */
-const GRACE_MS = 5_000;
+const GRACE_MS = 6_000;
 
 interface PageView {
   state: string;
