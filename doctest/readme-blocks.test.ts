@@ -170,7 +170,11 @@ describe("README shell commands", () => {
     ];
     expect(commands.length).toBeGreaterThan(0);
     for (const { at, command } of commands) {
-      const words = command.replace(/^(\S+=\S*\s+)*/, "").split(/\s+/);
+      // pnpm's own flags before the command (`pnpm -r publish`) are not the script.
+      const words = command
+        .replace(/^(\S+=\S*\s+)*/, "")
+        .split(/\s+/)
+        .filter((word, i) => i === 0 || !word.startsWith("-"));
       const script = words[1] ?? "";
       expect(scripts.includes(script) || pnpmBuiltins.has(script), `${at}: ${command}`).toBe(true);
       const file = words[2];
