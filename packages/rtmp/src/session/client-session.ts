@@ -1,7 +1,5 @@
 import { nextStreamId, SafeEventEmitter, type StreamInfo } from "@onair/core";
-import { createPacketFromTagBody } from "@onair/flv";
 import createDebug from "debug";
-import { splitAggregate } from "../codec/aggregate.js";
 import type { AmfObject, AmfValue } from "../codec/amf.js";
 import {
   ChunkStream,
@@ -12,8 +10,8 @@ import {
 } from "../codec/command.js";
 import { userControlMessage } from "../codec/control-messages.js";
 import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
-import { scriptTagBody } from "../codec/script-data.js";
 import { RtmpErrorCode, RtmpProtocolError, RtmpStatusError } from "../errors.js";
+import { ingestMediaMessage } from "./media-ingest.js";
 import { RtmpPlayReader } from "./rtmp-play-reader.js";
 import { RtmpPublishWriter } from "./rtmp-publish-writer.js";
 
@@ -191,14 +189,10 @@ export class ClientSession extends SafeEventEmitter<ClientSessionEvents> {
         return;
       case MessageType.audio:
       case MessageType.video:
-        this.#media(message);
-        return;
       case MessageType.dataAmf0:
       case MessageType.dataAmf3:
-        this.#data(message);
-        return;
       case MessageType.aggregate:
-        this.#aggregate(message);
+        this.#media(message);
         return;
     }
   }
@@ -219,47 +213,17 @@ export class ClientSession extends SafeEventEmitter<ClientSessionEvents> {
     this.emit("close", error);
   }
 
+  /** Audio, video, data and aggregates of them on a played stream, parsed once. */
   #media(message: RtmpMessage): void {
     const reader = this.#streams.get(message.messageStreamId)?.reader;
-    if (reader === undefined || message.payload.length === 0) return;
-    const kind = message.typeId === MessageType.audio ? "audio" : "video";
-    reader.push(createPacketFromTagBody(kind, message.timestamp, message.payload));
-  }
-
-  #data(message: RtmpMessage): void {
-    const reader = this.#streams.get(message.messageStreamId)?.reader;
     if (reader === undefined) return;
-    // Byte-exact, not decoded (as ServerSession): an ECMA array stays one, and bad metadata is
-    // advisory, dropped and never fatal.
-    let body: Buffer;
-    try {
-      body = scriptTagBody(message);
-    } catch (error) {
-      if (!(error instanceof RtmpProtocolError)) throw error;
-      debug("%s: data message dropped: %s", this.#transport.remoteAddress, error.message);
-      return;
-    }
-    const length = SAMPLE_ACCESS.length;
-    if (body.length >= length && body.compare(SAMPLE_ACCESS, 0, length, 0, length) === 0) return;
-    reader.push(createPacketFromTagBody("script", message.timestamp, body));
+    // |RtmpSampleAccess is the server telling a Flash player what it may read, not stream data.
+    ingestMediaMessage(message, reader, this.#dropMedia, SAMPLE_ACCESS);
   }
 
-  /** Audio, video and data inside an aggregate (Wowza, FMS) go on as if sent alone; a malformed one is dropped. */
-  #aggregate(message: RtmpMessage): void {
-    if (this.#streams.get(message.messageStreamId)?.reader === undefined) return;
-    let parts: RtmpMessage[];
-    try {
-      parts = splitAggregate(message);
-    } catch (error) {
-      if (!(error instanceof RtmpProtocolError)) throw error;
-      debug("%s: aggregate dropped: %s", this.#transport.remoteAddress, error.message);
-      return;
-    }
-    for (const part of parts) {
-      if (part.typeId === MessageType.audio || part.typeId === MessageType.video) this.#media(part);
-      else if (part.typeId === MessageType.dataAmf0 || part.typeId === MessageType.dataAmf3) this.#data(part);
-    }
-  }
+  readonly #dropMedia = (what: string, error: RtmpProtocolError): void => {
+    debug("%s: %s dropped: %s", this.#transport.remoteAddress, what, error.message);
+  };
 
   #info(name: string, prefix: string): StreamInfo {
     const [bare] = name.split("?", 1);

@@ -12,9 +12,7 @@ import {
   type StreamInfo,
   StreamSource,
 } from "@onair/core";
-import { createPacketFromTagBody } from "@onair/flv";
 import createDebug from "debug";
-import { splitAggregate } from "../codec/aggregate.js";
 import type { AmfLimits, AmfObject, AmfValue } from "../codec/amf.js";
 import { commandMessage, decodeCommand, type RtmpCommand, statusMessage } from "../codec/command.js";
 import {
@@ -23,8 +21,8 @@ import {
   windowAckSizeMessage,
 } from "../codec/control-messages.js";
 import { MessageType, type RtmpMessage, UserControlEvent } from "../codec/rtmp-message.js";
-import { scriptTagBody } from "../codec/script-data.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
+import { ingestMediaMessage } from "./media-ingest.js";
 import { RtmpPlayerWriter } from "./rtmp-player-writer.js";
 
 const debug = createDebug("onair:rtmp:session");
@@ -113,18 +111,16 @@ export class ServerSession {
     switch (message.typeId) {
       case MessageType.audio:
       case MessageType.video:
-        this.#media(message);
-        return;
       case MessageType.dataAmf0:
       case MessageType.dataAmf3:
-        this.#data(message);
+      case MessageType.aggregate:
+        this.#media(message);
         return;
       case MessageType.commandAmf0:
       case MessageType.commandAmf3:
         this.#command(decodeCommand(message, this.#options.amfLimits), message.messageStreamId);
         return;
       default:
-        if (message.typeId === MessageType.aggregate) this.#aggregate(message);
         // User control events from clients (SetBufferLength) and shared objects are ignored.
         return;
     }
@@ -137,44 +133,16 @@ export class ServerSession {
     for (const id of [...this.#streams.keys()]) this.#releaseStream(id, error);
   }
 
+  /** Audio, video, data and aggregates of them from this session's publisher, parsed once. */
   #media(message: RtmpMessage): void {
     const slot = this.#streams.get(message.messageStreamId);
-    if (slot?.state !== "publishing" || message.payload.length === 0) return;
-    const kind = message.typeId === MessageType.audio ? "audio" : "video";
-    slot.source.push(createPacketFromTagBody(kind, message.timestamp, message.payload));
-  }
-
-  #data(message: RtmpMessage): void {
-    const slot = this.#streams.get(message.messageStreamId);
     if (slot?.state !== "publishing") return;
-    // Byte-exact, not decoded: what the encoder wrote reaches players, and bad metadata is never fatal.
-    let body: Buffer;
-    try {
-      body = scriptTagBody(message);
-    } catch (error) {
-      if (!(error instanceof RtmpProtocolError)) throw error;
-      debug("%s: data message dropped: %s", this.#transport.remoteAddress, error.message);
-      return;
-    }
-    slot.source.push(createPacketFromTagBody("script", message.timestamp, body));
+    ingestMediaMessage(message, slot.source, this.#dropMedia);
   }
 
-  /** Audio, video and data inside an aggregate go on as if sent alone; a malformed one is dropped. */
-  #aggregate(message: RtmpMessage): void {
-    if (this.#streams.get(message.messageStreamId)?.state !== "publishing") return;
-    let parts: RtmpMessage[];
-    try {
-      parts = splitAggregate(message);
-    } catch (error) {
-      if (!(error instanceof RtmpProtocolError)) throw error;
-      debug("%s: aggregate dropped: %s", this.#transport.remoteAddress, error.message);
-      return;
-    }
-    for (const part of parts) {
-      if (part.typeId === MessageType.audio || part.typeId === MessageType.video) this.#media(part);
-      else if (part.typeId === MessageType.dataAmf0 || part.typeId === MessageType.dataAmf3) this.#data(part);
-    }
-  }
+  readonly #dropMedia = (what: string, error: RtmpProtocolError): void => {
+    debug("%s: %s dropped: %s", this.#transport.remoteAddress, what, error.message);
+  };
 
   #command(command: RtmpCommand, messageStreamId: number): void {
     debug(
