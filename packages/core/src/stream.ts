@@ -290,7 +290,8 @@ export class Stream implements PacketSink {
         subscriber.skipping = true;
         subscriber.skippingSince = Date.now();
         debug("%s: player %s fell behind, skipping to the next keyframe", this.key, writer.info.id);
-        continue;
+        // A header still goes through, as it does while skipping (it fits: buffered <= closeAbove).
+        if (!header) continue;
       }
       if (buffered > closeAbove) {
         this.#closeSlow(subscriber);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type StreamError, StreamErrorCode, StreamHub } from "../src/index.js";
+import { createMediaPacket, type StreamError, StreamErrorCode, StreamHub } from "../src/index.js";
 import {
   PacketRecordingWriter,
   packets,
@@ -128,6 +128,33 @@ describe("per-player bound", () => {
     await settle();
     expect(player.endedWith).toBe("open");
     expect(player.labels()).toEqual(["vK:10000"]);
+    hub.close();
+  });
+
+  it("still sends a header that arrives as the player falls behind", async () => {
+    const hub = new StreamHub({
+      batchWindowMs: 0,
+      gopCache: 0,
+      slowPlayer: { skipBytes: 5_000, closeBytes: 10_000, closeAfterMs: 60_000 },
+    });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    reader.push(packets.videoHeader(0));
+    reader.push(video(0, 100, true));
+    const output = new RecordingOutput();
+    const player = new PacketRecordingWriter("live/a", output, payloadEncoder);
+    hub.handleWriter(player);
+    reader.push(video(33, 100, true));
+    await settle();
+    output.writableLength = 6_000; // past skipBytes when the encoder changes its configuration
+    reader.push(createMediaPacket("video", 66, Buffer.from([0x17, 0, 0x42]), { sequenceHeader: true }));
+    reader.push(video(66, 100));
+    await settle();
+    output.writableLength = 0;
+    reader.push(video(100, 100, true));
+    await settle();
+    expect(player.labels()).toEqual(["vH:0", "vK:33", "vH:66", "vK:100"]);
+    expect(player.endedWith).toBe("open");
     hub.close();
   });
 
