@@ -114,7 +114,7 @@ export class Stream implements PacketSink {
   #offset = 0;
   /** A republish happened: the offset is fixed by the new publisher's first packet. */
   #offsetPending = false;
-  /** The highest timestamp sent, -1 before any. */
+  /** The latest timestamp sent in 32-bit serial order (timestamps wrap at 2^32), -1 before any. */
   #lastTimestamp = -1;
   /** After a republish until its first keyframe: headers equal to the cached ones are not re-sent. */
   #resuming = false;
@@ -242,7 +242,9 @@ export class Stream implements PacketSink {
       this.#offset = this.#lastTimestamp + REPUBLISH_STEP_MS - input.timestamp;
     }
     const packet = this.#offset === 0 ? input : withTimestamp(input, (input.timestamp + this.#offset) >>> 0);
-    if (packet.timestamp > this.#lastTimestamp) this.#lastTimestamp = packet.timestamp;
+    const last = this.#lastTimestamp;
+    // Ahead means less than 2^31 ms further, counted mod 2^32: past a wrap, 5 is ahead of 2^32 - 5.
+    if (last < 0 || (packet.timestamp - last) >>> 0 < 0x80000000) this.#lastTimestamp = packet.timestamp;
     const size = packet.payload.length;
     this.#packets += 1;
     this.#bytes += size;

@@ -96,6 +96,28 @@ describe("republish within the grace", () => {
     hub.close();
   });
 
+  it("continues from the last timestamp sent when the first publisher's timestamps wrapped at 2^32", async () => {
+    const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 3000 });
+    const first = source("live/a");
+    hub.handleReader(first.source);
+    const player = new PacketRecordingWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(player);
+    first.source.push(packets.key(2 ** 32 - 100));
+    first.source.push(packets.inter(2 ** 32 - 50));
+    first.source.push(packets.inter(10)); // wrapped: 60 ms after the one before
+    first.source.push(packets.audio(60));
+    first.source.push(packets.audio(55)); // a little behind: not the latest
+    await settle();
+    first.source.end();
+    const second = source("live/a");
+    hub.handleReader(second.source);
+    second.source.push(packets.key(0));
+    second.source.push(packets.inter(33));
+    await settle();
+    expect(player.labels().slice(-2)).toEqual(["vK:100", "v:133"]);
+    hub.close();
+  });
+
   it("starts a player that joined during the grace with the new publisher", async () => {
     const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 3000 });
     const first = source("live/a");
