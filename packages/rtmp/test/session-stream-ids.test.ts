@@ -66,3 +66,39 @@ describe("server session message stream ids", () => {
     hub.close();
   });
 });
+
+describe("a stream id deleted and created again while authorize runs", () => {
+  it("starts the command sent on the new id, never the one sent before the delete", async () => {
+    const hub = new StreamHub();
+    const asked: { name: string; allow: (ok: boolean) => void }[] = [];
+    const transport = new RecordingTransport("127.0.0.1:6");
+    const server = new ServerSession(transport, {
+      handler: hub,
+      authorize: ({ name }) => new Promise<boolean>((allow) => asked.push({ name, allow })),
+    });
+    server.handleMessage(connectCommand("live"));
+    server.handleMessage(command("createStream", 2, null));
+    expect(transport.lastResult()).toBe(1);
+    server.handleMessage(command("publish", 0, null, ["old", "live"], 1));
+    server.handleMessage(command("deleteStream", 0, null, [1]));
+    server.handleMessage(command("createStream", 3, null));
+    expect(transport.lastResult()).toBe(1);
+    server.handleMessage(command("publish", 0, null, ["new", "live"], 1));
+    await settle();
+    expect(asked.map((a) => a.name)).toEqual(["old", "new"]);
+    // The deleted publish's verdict comes first: it must not take the new command's id.
+    asked[0].allow(true);
+    await settle();
+    expect(transport.statusCodes()).toEqual([]);
+    expect(hub.isLive("live/old")).toBe(false);
+    asked[1].allow(true);
+    await settle();
+    expect(transport.statusCodes()).toEqual(["NetStream.Publish.Start"]);
+    const started = transport.commands().find((c) => c.name === "onStatus");
+    expect((started?.args[0] as { details?: string } | undefined)?.details).toBe("new");
+    expect(hub.isLive("live/old")).toBe(false);
+    expect(hub.isLive("live/new")).toBe(true);
+    expect(transport.closed).toBe("open");
+    hub.close();
+  });
+});

@@ -403,11 +403,13 @@ export class ServerSession {
       return undefined;
     }
     // Hold the stream id while authorize runs, so a repeated command cannot start it twice.
-    this.#streams.set(streamId, { state: "pending" });
+    const pending: StreamSlot = { state: "pending" };
+    this.#streams.set(streamId, pending);
     const info = this.#streamInfo(rawName, action === "publish" ? "rtmp-pub-" : "rtmp-play-");
     const verdict = await this.#authorize(action, info);
-    // The connection closed or the stream was deleted while authorize ran.
-    if (this.#state === "closed" || this.#streams.get(streamId)?.state !== "pending") return undefined;
+    // The connection closed or the stream was deleted while authorize ran (the id may since have
+    // been created again, and be pending for another command: that one is not this one's).
+    if (this.#state === "closed" || this.#streams.get(streamId) !== pending) return undefined;
     if (!verdict.ok) {
       this.#options.onRefusal?.("unauthorized");
       this.#streams.set(streamId, { state: "idle" });
