@@ -146,6 +146,13 @@ export class GopCache {
     return this.#gops.length;
   }
 
+  /** Forget the header of `kind` (the metadata for "script"). */
+  forgetHeader(kind: MediaPacket["kind"]): void {
+    if (kind === "script") this.#metadata = undefined;
+    else if (kind === "video") this.#videoHeader = undefined;
+    else this.#audioHeader = undefined;
+  }
+
   /** Forget the GOPs, keep the headers (a republish compares its headers with them). */
   clearGops(): void {
     this.#gops = [];

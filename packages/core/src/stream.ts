@@ -118,6 +118,14 @@ export class Stream implements PacketSink {
   #lastTimestamp = -1;
   /** After a republish until its first keyframe: headers equal to the cached ones are not re-sent. */
   #resuming = false;
+  /**
+   * After a republish until its first media packet: the cached headers may still be the previous
+   * publisher's. Those the new one has not sent by then (a track or metadata it does not have)
+   * are dropped, so players that join later are not configured for the previous encoder.
+   */
+  #previousHeaders = false;
+  /** Headers the current publisher sent while {@link #previousHeaders}: 1 metadata, 2 video, 4 audio. */
+  #headersSent = 0;
   /** Called when the reader ends (the hub decides what happens to the writers). */
   onReaderEnd: ((stream: Stream, publisher: StreamInfo, error?: Error) => void) | undefined;
   /** Called when a writer leaves, however it left. */
@@ -186,6 +194,8 @@ export class Stream implements PacketSink {
       this.#cache.clearGops();
       this.#offsetPending = this.#lastTimestamp >= 0;
       this.#resuming = true;
+      this.#previousHeaders = true;
+      this.#headersSent = 0;
       for (const subscriber of this.#subscribers) {
         if (!subscriber.started || subscriber.closing) continue;
         subscriber.skipping = true;
@@ -254,6 +264,7 @@ export class Stream implements PacketSink {
       this.#hasVideo = true;
       if (packet.keyframe) this.#resuming = false;
     }
+    if (this.#previousHeaders) this.#dropPreviousHeaders(packet);
     if (this.#resuming && header && this.#repeatsHeader(packet)) {
       this.#cache.add(packet); // same bytes, newer timestamp, for players that join later
       return;
@@ -311,6 +322,23 @@ export class Stream implements PacketSink {
       }
     } else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(this.#flushWindow, this.#options.batchWindowMs);
+    }
+  }
+
+  /**
+   * While the cache may hold the previous publisher's headers: note which headers the new one
+   * sends, and at its first audio or video frame drop the cached headers it did not send.
+   */
+  #dropPreviousHeaders(packet: MediaPacket): void {
+    if (packet.kind === "script") {
+      if (isMetadata(packet.payload)) this.#headersSent |= 1;
+    } else if (packet.sequenceHeader) {
+      this.#headersSent |= packet.kind === "video" ? 2 : 4;
+    } else {
+      this.#previousHeaders = false;
+      if ((this.#headersSent & 1) === 0) this.#cache.forgetHeader("script");
+      if ((this.#headersSent & 2) === 0) this.#cache.forgetHeader("video");
+      if ((this.#headersSent & 4) === 0) this.#cache.forgetHeader("audio");
     }
   }
 

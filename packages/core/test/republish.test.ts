@@ -118,6 +118,35 @@ describe("republish within the grace", () => {
     hub.close();
   });
 
+  it("does not give later players the headers of a track the new publisher does not have", async () => {
+    const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 3000 });
+    const first = source("live/a");
+    hub.handleReader(first.source);
+    const stayed = new PacketRecordingWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(stayed);
+    publishFirst((p) => first.source.push(p));
+    await settle();
+    first.source.end();
+    const second = source("live/a");
+    hub.handleReader(second.source);
+    // A joiner before the new publisher's first frame has what the players that stayed have.
+    const early = new PacketRecordingWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(early);
+    expect(early.labels()).toEqual(["s:1000", "vH:1000", "aH:1000"]);
+    // An audio-only fallback with the same audio configuration and no metadata.
+    second.source.push(packets.audioHeader(0));
+    second.source.push(packets.audio(0));
+    second.source.push(packets.audio(20));
+    await settle();
+    expect(stayed.labels().slice(-2)).toEqual(["a:2040", "a:2060"]);
+    const late = new PacketRecordingWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(late);
+    second.source.push(packets.audio(40));
+    await settle();
+    expect(late.labels()).toEqual(["aH:2040", "a:2080"]);
+    hub.close();
+  });
+
   it("starts a player that joined during the grace with the new publisher", async () => {
     const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 3000 });
     const first = source("live/a");
