@@ -2,9 +2,7 @@
 // types for consumers whose tsconfig does not auto-include them ("types": [], the TypeScript 7 default).
 /// <reference types="node" preserve="true" />
 
-export { FlvError, FlvErrorCode, FlvRefusalCode } from "./errors.js";
-export { FlvDemuxer, type FlvDemuxerOptions, type FlvFileHeader, type FlvTag } from "./flv-demuxer.js";
-export { FlvFileSource, type FlvFileSourceOptions } from "./flv-file-source.js";
+export { FlvDemuxer, type FlvDemuxerOptions, type FlvFileHeader, type FlvTag } from "./codec/flv-demuxer.js";
 export {
   encodeFlvHeader,
   encodeFlvTag,
@@ -14,30 +12,7 @@ export {
   FLV_TAG_HEADER_LENGTH,
   FlvTagEncoder,
   flvTagEncoder,
-} from "./flv-muxer.js";
-export {
-  FlvRecorder,
-  type FlvRecordingOptions,
-  recordingPath,
-  recordStreams,
-} from "./flv-recorder.js";
-export { FlvWriter } from "./flv-writer.js";
-export {
-  createHttpFlvServer,
-  FlvCloseCode,
-  type FlvHandlerOptions,
-  type FlvHub,
-  flvHandler,
-  type HttpFlvRefusalCounts,
-  HttpFlvServer,
-  type HttpFlvServerOptions,
-  type HttpFlvServerStats,
-  type ListedStream,
-  type ListStreamsOptions,
-  listStreams,
-  parseFlvPath,
-} from "./http-flv.js";
-export { isSafePathPart } from "./safe-path.js";
+} from "./codec/flv-muxer.js";
 export {
   type AudioCodec,
   type AudioTagHeader,
@@ -48,4 +23,24 @@ export {
   parseVideoTagHeader,
   type VideoCodec,
   type VideoTagHeader,
-} from "./tag-body.js";
+} from "./codec/tag-body.js";
+export { FlvError, FlvErrorCode, FlvRefusalCode } from "./errors.js";
+export { isSafePathPart } from "./safe-path.js";
+export { FlvFileSource, type FlvFileSourceOptions } from "./stream/flv-file-source.js";
+export {
+  FlvRecorder,
+  type FlvRecordingOptions,
+  recordingPath,
+  recordStreams,
+} from "./stream/flv-recorder.js";
+export { FlvWriter } from "./stream/flv-writer.js";
+export { type FlvHandlerOptions, type FlvHub, flvHandler } from "./transport/flv-handler.js";
+export { parseFlvPath } from "./transport/flv-path.js";
+export {
+  createHttpFlvServer,
+  HttpFlvServer,
+  type HttpFlvServerOptions,
+  type HttpFlvServerStats,
+} from "./transport/http-flv-server.js";
+export { type ListedStream, type ListStreamsOptions, listStreams } from "./transport/list-streams.js";
+export { FlvCloseCode, type HttpFlvRefusalCounts } from "./transport/refusals.js";

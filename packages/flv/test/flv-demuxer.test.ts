@@ -1,9 +1,9 @@
 import type { MediaKind } from "@onair/core";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../../test-support/seeded-random.js";
+import { FlvDemuxer, type FlvDemuxerOptions, type FlvTag } from "../src/codec/flv-demuxer.js";
+import { encodeFlvHeader, encodeFlvTag } from "../src/codec/flv-muxer.js";
 import { FlvError, FlvErrorCode } from "../src/errors.js";
-import { FlvDemuxer, type FlvDemuxerOptions, type FlvTag } from "../src/flv-demuxer.js";
-import { encodeFlvHeader, encodeFlvTag } from "../src/flv-muxer.js";
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
 

@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasFfmpeg, run, tempDir } from "../../../test-support/media-tools.js";
-import { FlvDemuxer, type FlvTag } from "../src/flv-demuxer.js";
-import { encodeFlvHeader, encodeFlvTag } from "../src/flv-muxer.js";
-import { createPacketFromTagBody, parseAudioTagHeader, parseVideoTagHeader } from "../src/tag-body.js";
+import { FlvDemuxer, type FlvTag } from "../src/codec/flv-demuxer.js";
+import { encodeFlvHeader, encodeFlvTag } from "../src/codec/flv-muxer.js";
+import { createPacketFromTagBody, parseAudioTagHeader, parseVideoTagHeader } from "../src/codec/tag-body.js";
 
 interface Probe {
   streams: { codec_name: string; codec_type: string; nb_read_frames?: string }[];

@@ -6,10 +6,10 @@
 import type { MediaKind } from "@onair/core";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../../test-support/seeded-random.js";
+import { FlvDemuxer } from "../src/codec/flv-demuxer.js";
+import { encodeFlvHeader, encodeFlvTag } from "../src/codec/flv-muxer.js";
+import { createPacketFromTagBody, parseAudioTagHeader, parseVideoTagHeader } from "../src/codec/tag-body.js";
 import { FlvError } from "../src/errors.js";
-import { FlvDemuxer } from "../src/flv-demuxer.js";
-import { encodeFlvHeader, encodeFlvTag } from "../src/flv-muxer.js";
-import { createPacketFromTagBody, parseAudioTagHeader, parseVideoTagHeader } from "../src/tag-body.js";
 
 const random = seededRandom(0x5eed);
 const int = (below: number) => Math.floor(random() * below);

@@ -1,8 +1,8 @@
 import { createMediaPacket, encodeOnce } from "@onair/core";
 import { describe, expect, it } from "vitest";
+import { FlvDemuxer, type FlvTag } from "../src/codec/flv-demuxer.js";
+import { encodeFlvHeader, encodeFlvTag, FlvTagEncoder, flvTagEncoder } from "../src/codec/flv-muxer.js";
 import { FlvErrorCode } from "../src/errors.js";
-import { FlvDemuxer, type FlvTag } from "../src/flv-demuxer.js";
-import { encodeFlvHeader, encodeFlvTag, FlvTagEncoder, flvTagEncoder } from "../src/flv-muxer.js";
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
 

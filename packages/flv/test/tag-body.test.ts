@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { FlvError, FlvErrorCode } from "../src/errors.js";
 import {
   type AudioTagHeader,
   createPacketFromTagBody,
@@ -7,7 +6,8 @@ import {
   parseAvcDecoderConfig,
   parseVideoTagHeader,
   type VideoTagHeader,
-} from "../src/tag-body.js";
+} from "../src/codec/tag-body.js";
+import { FlvError, FlvErrorCode } from "../src/errors.js";
 
 /** Bytes from numbers and ASCII strings (FourCCs). */
 function bytes(...parts: (number | string | number[])[]): Buffer {

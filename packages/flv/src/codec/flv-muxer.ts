@@ -9,7 +9,7 @@
  * The timestamp is 32 bits: the low 24 in `timestamp`, the high 8 in `timestampExtended`.
  */
 import { FLV_TAG_TYPE, type MediaKind, type MediaPacket, type WireEncoder } from "@onair/core";
-import { FlvError, FlvErrorCode } from "./errors.js";
+import { FlvError, FlvErrorCode } from "../errors.js";
 
 export const FLV_HEADER_LENGTH = 9;
 export const FLV_TAG_HEADER_LENGTH = 11;

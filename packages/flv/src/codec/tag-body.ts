@@ -22,7 +22,7 @@
  * ModEx and multitrack as for video, then the FourCC.
  */
 import { createMediaPacket, type MediaKind, type MediaPacket } from "@onair/core";
-import { FlvError, FlvErrorCode } from "./errors.js";
+import { FlvError, FlvErrorCode } from "../errors.js";
 
 export type VideoCodec =
   | "avc"

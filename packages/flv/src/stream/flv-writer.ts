@@ -1,6 +1,6 @@
 import { BatchingWriter, type ByteOutput, type StreamInfo } from "@onair/core";
 import createDebug from "debug";
-import { encodeFlvHeader, flvTagEncoder } from "./flv-muxer.js";
+import { encodeFlvHeader, flvTagEncoder } from "../codec/flv-muxer.js";
 
 const debug = createDebug("onair:flv:writer");
 

@@ -4,14 +4,14 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { BatchingWriter, type MediaPacket, nextStreamId, type StreamHub, type StreamInfo } from "@onair/core";
 import createDebug from "debug";
-import { FlvError, FlvErrorCode } from "./errors.js";
 import {
   encodeFlvHeader,
   FLV_PREVIOUS_TAG_SIZE_LENGTH,
   FLV_TAG_HEADER_LENGTH,
   flvTagEncoder,
-} from "./flv-muxer.js";
-import { isSafePathPart } from "./safe-path.js";
+} from "../codec/flv-muxer.js";
+import { FlvError, FlvErrorCode } from "../errors.js";
+import { isSafePathPart } from "../safe-path.js";
 
 const debug = createDebug("onair:flv:recorder");
 

@@ -18,7 +18,7 @@
  * input announced. It never keeps a reference to a pushed Buffer.
  */
 import type { MediaKind } from "@onair/core";
-import { FlvError, FlvErrorCode } from "./errors.js";
+import { FlvError, FlvErrorCode } from "../errors.js";
 import { FLV_HEADER_LENGTH, FLV_PREVIOUS_TAG_SIZE_LENGTH, FLV_TAG_HEADER_LENGTH } from "./flv-muxer.js";
 
 /** The first Buffer of a body split across pushes, when the body is at least this long. */

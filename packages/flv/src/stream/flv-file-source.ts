@@ -6,9 +6,9 @@ import {
   type StreamInfo,
   StreamSource,
 } from "@onair/core";
-import { FlvError, FlvErrorCode } from "./errors.js";
-import { FlvDemuxer } from "./flv-demuxer.js";
-import { createPacketFromTagBody } from "./tag-body.js";
+import { FlvDemuxer } from "../codec/flv-demuxer.js";
+import { createPacketFromTagBody } from "../codec/tag-body.js";
+import { FlvError, FlvErrorCode } from "../errors.js";
 
 export interface FlvFileSourceOptions {
   /** Stream key parts. */
