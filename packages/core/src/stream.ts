@@ -206,7 +206,15 @@ export class Stream implements PacketSink {
       this.#cache.clear();
     }
     reader.attach(this);
-    for (const subscriber of this.#subscribers) if (!subscriber.started) this.#startWriter(subscriber);
+    for (const subscriber of this.#subscribers) {
+      if (subscriber.started) continue;
+      this.#startWriter(subscriber);
+      // One that joined during the grace starts where the players that stayed resume.
+      if (republish && !subscriber.closing) {
+        subscriber.skipping = true;
+        subscriber.skippingSince = NOT_BEHIND;
+      }
+    }
   }
 
   /** Add a writer. When live, it gets the cached headers and GOP at once; else it waits. */

@@ -172,6 +172,29 @@ describe("republish within the grace", () => {
     hub.close();
   });
 
+  it("starts a player that joined during the grace at the new publisher's first keyframe", async () => {
+    const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 3000 });
+    const first = source("live/a");
+    hub.handleReader(first.source);
+    const stayed = new PacketRecordingWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(stayed);
+    first.source.push(packets.videoHeader(100));
+    first.source.push(packets.key(100));
+    await settle();
+    first.source.end();
+    const joined = new PacketRecordingWriter("live/a", new RecordingOutput(), new LabelEncoder());
+    hub.handleWriter(joined);
+    const second = source("live/a");
+    hub.handleReader(second.source);
+    second.source.push(packets.videoHeader(0));
+    second.source.push(packets.inter(0)); // not a place to start
+    second.source.push(packets.key(20));
+    await settle();
+    expect(stayed.labels()).toEqual(["vH:100", "vK:100", "vK:160"]);
+    expect(joined.labels()).toEqual(["vH:100", "vK:160"]);
+    hub.close();
+  });
+
   it("ends players at once with a grace of 0, and keeps them 10 s by default", () => {
     vi.useFakeTimers();
     for (const [options, stays] of [
