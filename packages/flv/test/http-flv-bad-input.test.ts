@@ -155,6 +155,36 @@ describe("HTTP-FLV server under bad input", () => {
     await expectHealthyPlayerReceiving();
   });
 
+  it("survives WebSocket upgrades reset while their 404 or 414 is written (bad path, not live, URL too long)", async () => {
+    // The HTTP server lets go of an upgraded socket, error listener included: an answer written to a
+    // peer that reset fails with ECONNRESET, which must not become an uncaught exception.
+    const uncaught: unknown[] = [];
+    const record = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on("uncaughtException", record);
+    try {
+      for (const path of ["/nope", "/live/nobody.flv", `/live/${"a".repeat(5000)}.flv`]) {
+        for (let attempt = 0; attempt < 30; attempt++) {
+          const socket = connect(port, "127.0.0.1");
+          socket.on("error", () => {});
+          await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+          let request = `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`;
+          request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+          await new Promise<void>((resolve) => socket.write(request, () => resolve()));
+          socket.resetAndDestroy();
+          await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      process.off("uncaughtException", record);
+    }
+    expect(uncaught).toEqual([]);
+    await expectHealthyPlayerReceiving();
+  });
+
   it("cuts off a player that never reads, with memory bounded by the slow-player policy", async () => {
     const socket: Socket = connect(port, "127.0.0.1");
     socket.on("error", () => {});

@@ -231,6 +231,12 @@ export class HttpFlvServer {
   /** Answer with one raw HTTP response and end the connection, giving the peer time to read it. */
   #answerRaw(socket: Duplex, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
     this.#answered.add(socket);
+    // An upgraded socket has no "error" listener left (the HTTP server dropped its own): a peer that
+    // resets while this answer is written must cost only its connection, never the process.
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      debug("answered %s: %s", peerAddress(socket), error.code ?? error.message);
+      socket.destroy();
+    });
     if (socket.writable)
       socket.end(rawJsonResponse(status, body, { ...corsHeaders(this.#cors), ...headers }));
     const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
