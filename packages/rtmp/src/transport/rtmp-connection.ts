@@ -16,6 +16,8 @@ import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 
 const debug = createDebug("onair:rtmp:connection");
 
+/** How long a connection closed without an error has to flush to its peer before it is destroyed. */
+const CLOSE_DEADLINE_MS = 5000;
 /** The partial message check runs this many times per `partialMessageTimeoutMs`. */
 const STALL_CHECKS = 10;
 
@@ -172,11 +174,15 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
     this.#decoder.dispose();
     if (error !== undefined) debug("%s closed: %s", this.remoteAddress, error.message);
     else debug("%s closed", this.remoteAddress);
-    if (error instanceof RtmpProtocolError || this.socket.destroyed) this.socket.destroy();
+    const socket = this.socket;
+    if (error instanceof RtmpProtocolError || socket.destroyed) socket.destroy();
     else {
-      this.socket.end();
-      // A peer that never reads must not keep the socket alive.
-      this.socket.setTimeout(5000, () => this.socket.destroy());
+      socket.end();
+      // A peer that never reads, or keeps sending, must not keep the socket alive: a deadline,
+      // not an idle timeout, which every byte the peer sends would restart.
+      socket.setTimeout(0);
+      const deadline = setTimeout(() => socket.destroy(), CLOSE_DEADLINE_MS);
+      socket.once("close", () => clearTimeout(deadline));
     }
     this.emit("close", error);
     this.removeAllListeners();
