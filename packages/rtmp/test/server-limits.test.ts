@@ -106,6 +106,22 @@ describe("RTMP server limits", () => {
     expect(server.stats().refused.maxConnectionsPerIp).toBe(0);
   });
 
+  it("close() frees every socket at once, a peer that keeps its half open included", async () => {
+    const { server, port } = await start({});
+    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    socket.on("error", () => {});
+    sockets.push(socket);
+    await waitFor(() => server.stats().connections === 1, 5000, "accepted");
+    const serverClosed = server.close().then(() => "closed");
+    // Without the destroy, the server's socket would wait out the 5 s deadline of a clean close.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("still open after 2 s"), 2000);
+    });
+    expect(await Promise.race([serverClosed, late])).toBe("closed");
+    clearTimeout(timer);
+  });
+
   it("counts a handshake that never finishes", async () => {
     const { server, port, refusals } = await start({ handshakeTimeoutMs: 50 });
     const silent = open(port);

@@ -192,8 +192,11 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
         } else {
           this.#server.close(() => resolve());
         }
-        for (const connection of [...this.#connections]) connection.close();
-        for (const connection of [...this.#connections]) connection.socket.destroy();
+        // A copy first: each close() takes its connection out of the set, and the sockets must
+        // not wait out a clean close's deadline for peers that do not hang up.
+        const connections = [...this.#connections];
+        for (const connection of connections) connection.close();
+        for (const connection of connections) connection.socket.destroy();
       });
     }
     return this.#closing;
