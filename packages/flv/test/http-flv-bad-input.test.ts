@@ -155,6 +155,23 @@ describe("HTTP-FLV server under bad input", () => {
     await expectHealthyPlayerReceiving();
   });
 
+  it("streams to a player request pipelined behind another on one keep-alive connection", async () => {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    let received = "";
+    socket.on("data", (d: Buffer) => {
+      received += d.toString("latin1");
+    });
+    // Both requests in one write: the second response waits for the first to finish.
+    socket.write("GET /streams HTTP/1.1\r\nHost: x\r\n\r\nGET /live/healthy.flv HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => received.includes("FLV\x01"), 5000, "the pipelined player's FLV header");
+    socket.destroy();
+    expect(received.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    const second = received.slice(received.lastIndexOf("HTTP/1.1 200 OK"));
+    expect(second).toContain("Content-Type: video/x-flv");
+    await expectHealthyPlayerReceiving();
+  });
+
   it("survives WebSocket upgrades reset while their 404 or 414 is written (bad path, not live, URL too long)", async () => {
     // The HTTP server lets go of an upgraded socket, error listener included: an answer written to a
     // peer that reset fails with ECONNRESET, which must not become an uncaught exception.

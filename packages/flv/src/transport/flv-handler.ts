@@ -124,7 +124,12 @@ export function createRequestHandler(
       return;
     }
     const socket = res.socket;
-    if (socket === null) return;
+    if (socket === null) {
+      // Pipelined behind another request on this connection: the response gets the socket when
+      // the one before it has finished (and the stream may have ended by then: ask again).
+      res.once("socket", () => play(req, res, target, remoteAddress));
+      return;
+    }
     const output = new HttpFlvOutput(res, socket, cors);
     const writer = new FlvWriter(
       streamInfo(target, "http", req.headers.host ?? "localhost", remoteAddress),
