@@ -322,3 +322,35 @@ describe("flvHandler in the app's own HTTP server", () => {
     expect(allowed.body.subarray(0, 3)).toEqual(FLV_SIGNATURE);
   });
 });
+
+describe("an authorize hook that never answers", () => {
+  it("holds no timer that keeps the process alive once its client has left and the server is closed", async () => {
+    // Timers that keep the event loop alive (an unref'd timer is not listed).
+    const liveTimers = (): number =>
+      process.getActiveResourcesInfo().filter((resource) => resource === "Timeout").length;
+    const before = liveTimers();
+    const hub = new StreamHub({ batchWindowMs: 0 });
+    let asked = 0;
+    const server = createHttpFlvServer({
+      handler: hub,
+      host: "127.0.0.1",
+      port: 0,
+      authorize: () => {
+        asked += 1;
+        return new Promise<AuthorizeResult>(() => {});
+      },
+      authorizeTimeoutMs: 600_000,
+    });
+    const { port } = await server.listen();
+    const req = request({ host: "127.0.0.1", port, path: "/live/a.flv", agent: false });
+    req.on("error", () => {});
+    req.end();
+    await waitFor(() => asked === 1, 5000, "the hook is asked");
+    req.destroy();
+    await waitFor(() => server.stats().connections === 0, 5000, "the connection to close");
+    await server.close();
+    hub.close();
+    // Before the fix, the hook's 600 s timeout timer was left here, holding the process open.
+    expect(liveTimers()).toBe(before);
+  });
+});

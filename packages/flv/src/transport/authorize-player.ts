@@ -20,6 +20,8 @@ export async function authorizePlayer(
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<"timeout">((resolve) => {
     timer = setTimeout(resolve, options.authorizeTimeoutMs ?? 10_000, "timeout");
+    // A hook still thinking for a client that left must not hold the process open after close().
+    timer.unref();
   });
   try {
     const verdict = await Promise.race([
