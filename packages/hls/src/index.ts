@@ -1,0 +1,7 @@
+// Our public types use Buffer; this reference (kept in dist/index.d.ts) loads Node's types for
+// consumers whose tsconfig does not auto-include them ("types": [], the TypeScript 7 default).
+/// <reference types="node" preserve="true" />
+
+export { TS_PID, TsMuxer, type TsMuxerOptions, TsStreamType, type TsTracks } from "./codec/ts-muxer.js";
+export { TS_PACKET_SIZE } from "./codec/ts-packet.js";
+export { HlsError, HlsErrorCode } from "./errors.js";
