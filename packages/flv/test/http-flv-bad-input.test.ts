@@ -130,6 +130,16 @@ describe("HTTP-FLV server under bad input", () => {
     await expectHealthyPlayerReceiving();
   });
 
+  it("answers other methods with a JSON 405 that says which are allowed (RFC 9110 15.5.6)", async () => {
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const res = await fetchRaw(port, method, "/live/healthy.flv");
+      expect(res.status, method).toBe(405);
+      expect(res.headers.allow).toBe("GET, HEAD, OPTIONS");
+      expect(JSON.parse(res.body)).toEqual({ error: "method not allowed" });
+    }
+    await expectHealthyPlayerReceiving();
+  });
+
   it("refuses a 64 KiB URL with a JSON 431, counted", async () => {
     const before = server.stats().refused.headersTooLarge;
     const res = await fetchRaw(port, "GET", `/live/${"a".repeat(64 * 1024)}.flv`);

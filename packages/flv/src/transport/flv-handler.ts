@@ -160,7 +160,7 @@ export function createRequestHandler(
       return;
     }
     if (method !== "GET" && method !== "HEAD") {
-      sendJson(res, 405, { error: "method not allowed" }, cors);
+      sendJson(res, 405, { error: "method not allowed" }, cors, false, { Allow: "GET, HEAD, OPTIONS" });
       return;
     }
     const head = method === "HEAD";
