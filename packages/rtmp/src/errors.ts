@@ -44,7 +44,7 @@ export const RtmpErrorCode = {
   state: "ERR_RTMP_STATE",
   /** Session: the peer was silent for longer than the idle timeout. */
   timeout: "ERR_RTMP_TIMEOUT",
-  /** Chunk stream: a partial message held for longer than `partialMessageTimeoutMs` with no message completed. */
+  /** Chunk stream: a message left partial for longer than `partialMessageTimeoutMs`. */
   messageTimeout: "ERR_RTMP_MESSAGE_TIMEOUT",
   /**
    * Session: the handler (or a listener it calls) threw while starting a publish or play. Carried

@@ -1,7 +1,7 @@
 /**
  * partialMessageTimeoutMs: a peer that announces a large message and trickles it is never idle, so
- * the idle timeout does not end it; holding a partial message that long without completing any
- * message does, with ERR_RTMP_MESSAGE_TIMEOUT. On fake timers with a fake socket, then once over
+ * the idle timeout does not end it; leaving a message partial that long does, with
+ * ERR_RTMP_MESSAGE_TIMEOUT, however many messages complete on other chunk streams meanwhile. On fake timers with a fake socket, then once over
  * loopback next to a healthy publisher.
  */
 import { EventEmitter } from "node:events";
@@ -104,6 +104,30 @@ describe("partialMessageTimeoutMs on fake timers", () => {
     expect(connection.closed).toBe(true);
     expect(connection.partialMessageBytes).toBe(0);
     expect(vi.getTimerCount()).toBe(0); // the check stopped with the connection
+  });
+
+  it("closes a trickler that completes small messages on other chunk streams all along", () => {
+    vi.useFakeTimers();
+    const { connection, send, closed } = readyConnection({ partialMessageTimeoutMs: 1000 });
+    // 16 MB announced on chunk stream 6 and trickled a 128-byte chunk at a time, while a 10-byte
+    // audio message on chunk stream 4 completes every 100 ms: the 16 MB never complete, however
+    // busy the rest is.
+    const audio = (timestamp: number) =>
+      encodeChunks({ ...video(10, timestamp), chunkStreamId: 4, typeId: MessageType.audio }, 128);
+    const nextChunk = Buffer.concat([Buffer.from([0xc6]), Buffer.alloc(128)]);
+    send(Buffer.concat([header(0xffffff), Buffer.alloc(128, 0x17)]));
+    for (let elapsed = 100; elapsed <= 1000; elapsed += 100) {
+      vi.advanceTimersByTime(100);
+      send(Buffer.concat([audio(elapsed), nextChunk]));
+    }
+    expect(closed).toEqual([]);
+    expect(connection.partialMessageBytes).toBeGreaterThan(128 * 10);
+    vi.advanceTimersByTime(100);
+    send(audio(1100));
+    vi.advanceTimersByTime(100); // 1200 ms
+    expect(closed).toHaveLength(1);
+    expect(codeOf(closed[0].error)).toBe(RtmpErrorCode.messageTimeout);
+    expect(connection.partialMessageBytes).toBe(0);
   });
 
   it("leaves a peer whose messages complete, even if one is always partial when checked", () => {

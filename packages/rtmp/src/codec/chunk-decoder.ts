@@ -110,6 +110,8 @@ class ChunkStreamState {
   messageStreamId = 0;
   /** A message was started and not all its payload has arrived. */
   inProgress = false;
+  /** The current message's number in the order messages started (from 1). */
+  messageNumber = 0;
   /** Payload bytes of the current message received so far (held and borrowed). */
   received = 0;
   /**
@@ -165,6 +167,8 @@ export class ChunkDecoder {
   #chunkRemaining = 0;
   #chunkSize = DEFAULT_CHUNK_SIZE;
   #bytesReceived = 0;
+  /** Messages with a payload started so far: numbers them. */
+  #messagesStarted = 0;
   /** Bytes of all chunk streams' held Buffers (also what is taken from the shared budget). */
   #heldBytes = 0;
   /** Chunk streams that borrowed pieces of the Buffer being pushed (the first `#borrowingCount`). */
@@ -204,6 +208,19 @@ export class ChunkDecoder {
   /** Bytes held for partial messages and a partial header: what a slow or hostile peer costs. */
   get bufferedBytes(): number {
     return this.#heldBytes + this.#partialHeaderLength;
+  }
+
+  /**
+   * The number of the oldest message now partial (messages are numbered as they start), or 0
+   * when none is: the same number seen twice means that message was partial all in between,
+   * however many others completed meanwhile. Walks the chunk streams; for periodic checks.
+   */
+  get oldestPartialMessage(): number {
+    let oldest = 0;
+    for (const stream of this.#streams.values()) {
+      if (stream.inProgress && (oldest === 0 || stream.messageNumber < oldest)) oldest = stream.messageNumber;
+    }
+    return oldest;
   }
 
   /**
@@ -358,6 +375,7 @@ export class ChunkDecoder {
       this.#deliver(stream, EMPTY, onMessage);
     } else {
       stream.inProgress = true;
+      stream.messageNumber = ++this.#messagesStarted;
       this.#current = stream;
       this.#chunkRemaining = Math.min(this.#chunkSize, stream.messageLength);
     }

@@ -45,10 +45,11 @@ export interface RtmpConnectionOptions {
   /** Close a connection that has not finished the handshake in this time, in ms. Default 10 000. */
   handshakeTimeoutMs?: number;
   /**
-   * Close a connection that holds a partial message this long, in ms, without completing any
-   * message, with `ERR_RTMP_MESSAGE_TIMEOUT`: a peer trickling a large message is never idle, so
-   * the idle timeout does not end it. Checked every tenth of this (one timer per connection), so
-   * the close comes after 1 to 1.2 times it. Default 60 000; 0 turns it off.
+   * Close a connection on which a message stays partial this long, in ms, with
+   * `ERR_RTMP_MESSAGE_TIMEOUT`, whatever completes on its other chunk streams meanwhile: a peer
+   * trickling a large message is never idle, so the idle timeout does not end it. Checked every
+   * tenth of this (one timer per connection), so the close comes after 1 to 1.2 times it.
+   * Default 60 000; 0 turns it off.
    */
   partialMessageTimeoutMs?: number;
 }
@@ -76,19 +77,15 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
   #handshakeTimer: NodeJS.Timeout | undefined;
   readonly #partialMessageTimeoutMs: number;
   #stallTimer: NodeJS.Timeout | undefined;
-  /** Messages completed: a count per message (no clock), compared by the periodic stall check. */
-  #messagesCompleted = 0;
-  #messagesAtLastCheck = 0;
-  /** Consecutive checks that found a partial message held and no message completed since the last. */
+  /** The decoder's oldest partial message at the last stall check (0: none). */
+  #oldestAtLastCheck = 0;
+  /** Consecutive checks since the last one that found the same oldest partial message. */
   #stalledChecks = 0;
   #peerWindow = 2_500_000;
   #lastAcknowledged = 0;
   #closed = false;
   #ready = false;
-  readonly #deliver = (message: RtmpMessage): void => {
-    this.#messagesCompleted++;
-    this.#handle(message);
-  };
+  readonly #deliver = (message: RtmpMessage): void => this.#handle(message);
 
   constructor(socket: Socket, role: "server" | "client", options: RtmpConnectionOptions = {}) {
     super();
@@ -217,10 +214,11 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
   }
 
   /**
-   * One interval per connection, never a timer per chunk. A partial message's bytes go back to 0
-   * only when a message completes or is aborted (also a message), so a check that finds bytes held
-   * and the count unchanged STALL_CHECKS + 1 times in a row has seen them held all along for at
-   * least the timeout, and at most 1.2 times it.
+   * One interval per connection, never a timer per chunk (the decoder numbers messages as they
+   * start, no clock). A check that finds the same oldest partial message as STALL_CHECKS checks
+   * before has seen that message partial all along for at least the timeout (it was partial at
+   * the first of them), and, when it started just after a check, at most 1.1 times it; other
+   * messages completing meanwhile, on other chunk streams, change nothing.
    */
   #startStallCheck(): void {
     const timeout = this.#partialMessageTimeoutMs;
@@ -230,17 +228,17 @@ export class RtmpConnection extends SafeEventEmitter<RtmpConnectionEvents> {
   }
 
   #checkStall(): void {
-    const completed = this.#messagesCompleted;
-    if (completed !== this.#messagesAtLastCheck || this.#decoder.bufferedBytes === 0) {
-      this.#messagesAtLastCheck = completed;
+    const oldest = this.#decoder.oldestPartialMessage;
+    if (oldest === 0 || oldest !== this.#oldestAtLastCheck) {
+      this.#oldestAtLastCheck = oldest;
       this.#stalledChecks = 0;
       return;
     }
-    if (++this.#stalledChecks <= STALL_CHECKS) return;
+    if (++this.#stalledChecks < STALL_CHECKS) return;
     this.close(
       new RtmpProtocolError(
         RtmpErrorCode.messageTimeout,
-        `${this.remoteAddress} held a partial message of ${this.#decoder.bufferedBytes} bytes for over ${this.#partialMessageTimeoutMs} ms without completing one`,
+        `${this.remoteAddress} left a message partial for over ${this.#partialMessageTimeoutMs} ms (${this.#decoder.bufferedBytes} bytes held)`,
       ),
     );
   }

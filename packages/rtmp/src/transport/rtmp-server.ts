@@ -37,9 +37,10 @@ export interface RtmpServerOptions {
   /** Close connections that have not finished the handshake in this time, in ms. Default 10 000. */
   handshakeTimeoutMs?: number;
   /**
-   * Close a connection that holds a partial message this long, in ms, without completing any
-   * message (a peer that announces 16 MB and trickles a byte now and then is never idle, and would
-   * keep its slot forever), with `ERR_RTMP_MESSAGE_TIMEOUT`, counted in `stats().refused.messageTimeout`.
+   * Close a connection on which a message stays partial this long, in ms, whatever completes on
+   * its other chunk streams meanwhile (a peer that announces 16 MB and trickles a byte now and then
+   * is never idle, and would keep its slot and the bytes it holds forever), with
+   * `ERR_RTMP_MESSAGE_TIMEOUT`, counted in `stats().refused.messageTimeout`.
    * Checked every tenth of it, so the close comes after 1 to 1.2 times it. Default 60 000; 0 turns it off.
    */
   partialMessageTimeoutMs?: number;
@@ -85,7 +86,7 @@ export type RtmpServerStats = {
     handshakeTimeout: number;
     /** Silent for `idleTimeoutMs` after the handshake. */
     idleTimeout: number;
-    /** Held a partial message for `partialMessageTimeoutMs` without completing any. */
+    /** Left a message partial for `partialMessageTimeoutMs`. */
     messageTimeout: number;
     /** Closed for breaking the protocol or a size limit (an `RtmpProtocolError` other than the timeouts above). */
     protocolError: number;
