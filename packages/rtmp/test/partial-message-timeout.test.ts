@@ -197,6 +197,15 @@ describe("partialMessageTimeoutMs on fake timers", () => {
       /partialMessageTimeoutMs/,
     );
   });
+
+  it("refuses bad decoder limits when the server is made, not at its first connection", () => {
+    expect(() => createRtmpServer({ handler: new StreamHub(), maxBufferedBytes: 0 })).toThrow(
+      /maxBufferedBytes/,
+    );
+    expect(() => createRtmpServer({ handler: new StreamHub(), maxMessageSize: 1.5 })).toThrow(
+      /maxMessageSize/,
+    );
+  });
 });
 
 describe("partialMessageTimeoutMs over loopback", () => {

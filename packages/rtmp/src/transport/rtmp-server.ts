@@ -2,6 +2,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import { ByteBudget, type Handler, LOOPBACK_ADDRESSES, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
 import type { AmfLimits } from "../codec/amf.js";
+import { ChunkDecoder } from "../codec/chunk-decoder.js";
 import { RtmpErrorCode, RtmpProtocolError } from "../errors.js";
 import { type Authorize, ServerSession } from "../session/server-session.js";
 import { partialMessageTimeout, RtmpConnection } from "./rtmp-connection.js";
@@ -135,8 +136,9 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
   constructor(options: RtmpServerOptions) {
     super();
     this.#options = options;
-    // Checked here, not at accept, where a throw would reach no caller.
+    // Checked here, not at accept, where a throw would reach no caller (and end the process).
     partialMessageTimeout(options.partialMessageTimeoutMs);
+    new ChunkDecoder({ maxMessageSize: options.maxMessageSize, maxBufferedBytes: options.maxBufferedBytes });
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
     this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
