@@ -5,12 +5,13 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { MediaPacket } from "@onair/core";
+import { createMediaPacket, type MediaPacket } from "@onair/core";
 import { createPacketFromTagBody, FlvDemuxer, parseVideoTagHeader } from "@onair/flv";
 import { TsMuxer } from "@onair/hls";
 import muxjs from "mux.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasFfmpeg, makeFlvFile, probeFrames, run, tempDir } from "../../../test-support/media-tools.js";
+import { hvc1Tag, hvcC, splitAnnexB } from "./hevc-tags.js";
 
 const dir = tempDir("onair-hls-ts-");
 
@@ -178,6 +179,84 @@ describe.skipIf(!hasFfmpeg)("MPEG-TS from ffmpeg's FLV, read by ffprobe and mux.
       );
     });
   }
+
+  it("HEVC (libx265 in Enhanced RTMP hvc1 tags): ffprobe decodes every frame, with VPS/SPS/PPS before each IRAP", async () => {
+    const raw = join(dir.path, "x265.hevc");
+    await ffmpeg([
+      ...["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3"],
+      ...["-c:v", "libx265", "-x265-params", "bframes=0:keyint=25:min-keyint=25:scenecut=0:log-level=error"],
+      ...["-bsf:v", "hevc_metadata=aud=insert", "-f", "hevc", raw],
+    ]);
+    // Access units start at AUDs (type 35); the hvcC takes the first VPS, SPS and PPS.
+    const nalType = (nal: Buffer): number => (nal[0] >> 1) & 0x3f;
+    const units: Buffer[][] = [];
+    for (const nal of splitAnnexB(readFileSync(raw))) {
+      if (nalType(nal) === 35 || units.length === 0) units.push([]);
+      units[units.length - 1].push(nal);
+    }
+    const first = (type: number): Buffer => units.flat().find((n) => nalType(n) === type) as Buffer;
+    const record = hvcC({ vps: first(32), sps: first(33), pps: first(34) });
+    const muxer = new TsMuxer();
+    muxer.push(createMediaPacket("video", 0, hvc1Tag(1, 0, record), { sequenceHeader: true }));
+    const parts = [muxer.startSegment()];
+    let irapFrames = 0;
+    let lastSegment = 0;
+    units.forEach((unit, index) => {
+      const irap = unit.some((n) => nalType(n) >= 16 && nalType(n) <= 23);
+      if (irap) irapFrames += 1;
+      if (irap && index > 0) {
+        lastSegment = parts.length; // a segment starts here, as a segmenter would cut it
+        parts.push(muxer.startSegment());
+      }
+      // The frames keep their in-band AUD and (on the first IRAP) parameter sets: the muxer drops the copies.
+      const data = Buffer.concat(
+        unit.flatMap((n) => [Buffer.from([0, 0, n.length >> 8, n.length & 0xff]), n]),
+      );
+      const body = hvc1Tag(irap ? 1 : 2, 1, data);
+      parts.push(muxer.push(createMediaPacket("video", index * 40, body, { keyframe: irap })));
+    });
+    const ts = join(dir.path, "hevc.ts");
+    writeFileSync(ts, Buffer.concat(parts));
+
+    const probed = await probeFrames(ts);
+    expect(probed.stderr).toBe("");
+    expect(probed.streams.map((s) => s.codec_name)).toEqual(["hevc"]);
+    expect(probed.streams[0]).toMatchObject({ width: 320, height: 240 });
+    expect(count(probed.frames, "video")).toBe(units.length);
+    expect(units.length).toBe(75);
+    expect(irapFrames).toBe(3);
+    expect(probed.frames.filter((f) => f.keyFrame)).toHaveLength(3);
+    const packets = await probePackets(ts);
+    expect(packets.map((p) => p.dts)).toEqual(units.map((_, i) => i * 40 * 90));
+
+    // The last segment alone decodes: its IRAP carries VPS, SPS and PPS.
+    const segment = join(dir.path, "hevc-last.ts");
+    writeFileSync(segment, Buffer.concat(parts.slice(lastSegment)));
+    const alone = await probeFrames(segment);
+    expect(alone.stderr).toBe("");
+    expect(alone.frames).toHaveLength(25);
+    expect(alone.frames[0].keyFrame).toBe(true);
+  });
+
+  it("an H.264 segment cut at a later keyframe decodes alone (SPS/PPS before every IDR)", async () => {
+    const muxer = new TsMuxer();
+    const segments: Buffer[][] = [];
+    for (const packet of readPackets(av)) {
+      const bytes = muxer.push(packet);
+      if (bytes.length === 0) continue;
+      if (segments.length === 0 || (packet.kind === "video" && packet.keyframe))
+        segments.push([muxer.startSegment()]);
+      segments[segments.length - 1].push(bytes);
+    }
+    expect(segments.length).toBeGreaterThanOrEqual(4);
+    const segment = join(dir.path, "av-segment-3.ts");
+    writeFileSync(segment, Buffer.concat(segments[2]));
+    const alone = await probeFrames(segment);
+    expect(alone.stderr).toBe("");
+    expect(alone.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+    expect(count(alone.frames, "video")).toBe(25);
+    expect(alone.frames.find((f) => f.mediaType === "video")?.keyFrame).toBe(true);
+  });
 
   it("ffmpeg copies the TS with no error lines", async () => {
     const ts = join(dir.path, "copy.ts");

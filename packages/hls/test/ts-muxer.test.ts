@@ -3,7 +3,7 @@ import { HlsError, HlsErrorCode, TS_PACKET_SIZE, TS_PID, TsMuxer, TsStreamType }
 import probe from "mux.js/cjs/m2ts/probe.js";
 import { describe, expect, it } from "vitest";
 import { encodeAdtsFrame, parseAudioSpecificConfig } from "../src/codec/adts.js";
-import { parseAvcParameterSets, toAnnexB } from "../src/codec/annex-b.js";
+import { parseAvcParameterSets, parseHevcParameterSets, toAnnexB } from "../src/codec/annex-b.js";
 import { crc32Mpeg2 } from "../src/codec/crc32.js";
 import {
   encodePat,
@@ -15,6 +15,7 @@ import {
   writePcr,
   writePesTimestamp,
 } from "../src/codec/ts-packet.js";
+import { hvc1Tag, hvcC } from "./hevc-tags.js";
 import { annexBUnits, expectContinuity, readPes, splitPackets } from "./ts-reader.js";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
@@ -430,7 +431,8 @@ describe("TsMuxer", () => {
       return undefined;
     };
     expect(codeOf(video(0, hex("12 00 00")))).toBe(HlsErrorCode.unsupportedCodec); // Sorenson H.263
-    expect(codeOf(video(0, hex("1c 01 00 00 00 00")))).toBe(HlsErrorCode.unsupportedCodec); // legacy HEVC
+    expect(codeOf(video(0, hex("1d 01 00 00 00 00")))).toBe(HlsErrorCode.unsupportedCodec); // legacy codec 13
+    expect(codeOf(video(0, hex("90 61 76 30 31 00")))).toBe(HlsErrorCode.unsupportedCodec); // Enhanced av01
     expect(codeOf(audio(0, hex("b2 00 00")))).toBe(HlsErrorCode.unsupportedCodec); // Speex
     expect(codeOf(idr(0))).toBe(HlsErrorCode.missingConfig);
     expect(codeOf(aacFrame(0))).toBe(HlsErrorCode.missingConfig);
@@ -439,5 +441,59 @@ describe("TsMuxer", () => {
     // Still usable afterwards.
     muxer.push(avcHeader());
     expect(muxer.push(idr(0)).length % 188).toBe(0);
+  });
+});
+
+describe("HEVC", () => {
+  const VPS = hex("40 01 0c 01 ff ff 01 60 00 00 03 00 00 03 00 00 03 00 00 03 00 5d ac 09");
+  const HSPS = hex("42 01 01 01 60 00 00 03 00 00 03 00 00 03 00 00 03 00 5d a0 02 80 80 2d 16");
+  const HPPS = hex("44 01 c1 72 b4 62 40");
+  const sets = { vps: VPS, sps: HSPS, pps: HPPS };
+  const type = (nal: Buffer): number => (nal[0] >> 1) & 0x3f;
+
+  it("reads VPS, SPS, PPS and the NAL length size from the hvcC", () => {
+    for (const size of [2, 4] as const) {
+      const params = parseHevcParameterSets(hvcC(sets, size));
+      expect(params).toEqual({ codec: "hevc", nalUnitLengthSize: size, sets: [VPS, HSPS, HPPS] });
+    }
+    expect(() => parseHevcParameterSets(hvcC(sets).subarray(0, 30))).toThrow(
+      expect.objectContaining({ code: HlsErrorCode.hevcConfig }),
+    );
+  });
+
+  it("writes an HEVC AUD, and VPS/SPS/PPS before every IRAP, dropping in-band copies and AUDs", () => {
+    const params = parseHevcParameterSets(hvcC(sets, 2));
+    const cra = hex("2a 01 af 00 11"); // CRA_NUT (21)
+    const trail = hex("02 01 d0 11"); // TRAIL_R (1)
+    const aud = hex("46 01 50");
+    const irap = toAnnexB(lengthPrefixed(2, [aud, VPS, HSPS, HPPS, cra]), params, false);
+    expect(irap.idr).toBe(true);
+    expect(annexBUnits(irap.bytes)).toEqual([hex("46 01 50"), VPS, HSPS, HPPS, cra]);
+    const p = toAnnexB(lengthPrefixed(2, [trail]), params, false);
+    expect(p.idr).toBe(false);
+    expect(annexBUnits(p.bytes).map(type)).toEqual([35, 1]);
+  });
+
+  it("muxes Enhanced RTMP hvc1 as stream type 0x24 with RAI on IRAP frames", () => {
+    const muxer = new TsMuxer();
+    muxer.push(video(0, hvc1Tag(1, 0, hvcC(sets)), { sequenceHeader: true }));
+    expect(muxer.tracks.video).toBe(TsStreamType.hevc);
+    const idrNal = Buffer.concat([hex("26 01 af"), Buffer.alloc(600, 5)]); // IDR_W_RADL (19)
+    const ts = Buffer.concat([
+      muxer.startSegment(),
+      muxer.push(video(0, hvc1Tag(1, 1, lengthPrefixed(4, [idrNal]), 40), { keyframe: true })),
+      muxer.push(video(40, hvc1Tag(2, 3, lengthPrefixed(4, [hex("02 01 d0 11")])))),
+    ]);
+    const packets = splitPackets(ts);
+    expectContinuity(packets);
+    expect(probeWithMuxJs(ts).pmt).toEqual({ [TS_PID.video]: 0x24 });
+    const pes = readPes(packets, TS_PID.video);
+    expect(pes.map((p) => [p.dts, p.pts])).toEqual([
+      [0, 3600],
+      [3600, 3600],
+    ]);
+    expect(pes[0].adaptation?.[0]).toBe(0x50);
+    expect(annexBUnits(pes[0].data).map(type)).toEqual([35, 32, 33, 34, 19]);
+    expect(annexBUnits(pes[1].data).map(type)).toEqual([35, 1]);
   });
 });

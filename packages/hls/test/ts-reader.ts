@@ -101,17 +101,4 @@ export function readPes(packets: TsPacketView[], pid: number): PesView[] {
   return out;
 }
 
-/** Splits an Annex B byte stream into NAL units (without start codes). */
-export function annexBUnits(data: Buffer): Buffer[] {
-  const units: Buffer[] = [];
-  let start = -1;
-  for (let i = 0; i + 3 <= data.length; ) {
-    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
-      if (start >= 0) units.push(data.subarray(start, i > 0 && data[i - 1] === 0 ? i - 1 : i));
-      start = i + 3;
-      i += 3;
-    } else i += 1;
-  }
-  if (start >= 0) units.push(data.subarray(start));
-  return units;
-}
+export { splitAnnexB as annexBUnits } from "./hevc-tags.js";

@@ -1,13 +1,14 @@
 /**
- * H.264 from FLV/RTMP (AVC sample format, ISO/IEC 14496-15: each NAL unit behind a big-endian
- * length of 1, 2 or 4 bytes, as the avcC says) to the Annex B byte stream MPEG-TS carries
- * (ITU-T H.264 annex B: each NAL unit behind a 00 00 00 01 start code), one access unit at a time:
+ * H.264 and HEVC from FLV/RTMP (the ISO/IEC 14496-15 sample format: each NAL unit behind a
+ * big-endian length of 1, 2 or 4 bytes, as the avcC/hvcC says) to the Annex B byte stream MPEG-TS
+ * carries (each NAL unit behind a 00 00 00 01 start code), one access unit at a time:
  *
- *   AUD (type 9, primary_pic_type 7: any slice) | SPS and PPS from the avcC, on IDR access units | the frame's NAL units
+ *   H.264: AUD (type 9, primary_pic_type 7: any slice) | SPS, PPS from the avcC on IDR access units | the frame's NAL units
+ *   HEVC:  AUD (type 35, pic_type 2: any slice)         | VPS, SPS, PPS from the hvcC on IRAP access units | the frame's NAL units
  *
- * The frame's own AUDs are dropped (one AUD per access unit, first), and so are SPS and PPS that are
- * byte for byte the ones from the avcC (they are written before every IDR anyway). An in-band SPS or
- * PPS that differs is kept where it was.
+ * The frame's own AUDs are dropped (one AUD per access unit, first), and so are parameter sets that
+ * are byte for byte the ones from the configuration record (they are written before every IDR/IRAP
+ * anyway). An in-band parameter set that differs is kept where it was.
  *
  * AVCDecoderConfigurationRecord (14496-15 5.3.3.1):
  *   configurationVersion:8 profile:8 compatibility:8 level:8 111111 lengthSizeMinusOne:2
@@ -15,19 +16,23 @@
  */
 import { HlsError, HlsErrorCode } from "../errors.js";
 
-const START_CODE = [0, 0, 0, 1] as const;
-const AUD = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
+const START_CODE_LENGTH = 4;
+const AVC_AUD = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
+/** nal_unit_type 35, nuh_layer_id 0, nuh_temporal_id_plus1 1 | pic_type 2, rbsp_stop_one_bit. */
+const HEVC_AUD = Buffer.from([0, 0, 0, 1, 0x46, 0x01, 0x50]);
 export const NAL_TYPE = { idr: 5, sps: 7, pps: 8, aud: 9 } as const;
+export const HEVC_NAL_TYPE = { irapFirst: 16, irapLast: 23, vps: 32, sps: 33, pps: 34, aud: 35 } as const;
 
-export interface AvcParameterSets {
+export interface ParameterSets {
+  codec: "avc" | "hevc";
   /** Bytes in each NAL unit length prefix (1, 2 or 4). */
   nalUnitLengthSize: number;
-  sps: Buffer[];
-  pps: Buffer[];
+  /** The parameter sets to write before each random access point, in order (VPS, SPS, PPS). */
+  sets: Buffer[];
 }
 
 /** The NAL length size and parameter sets of an AVCDecoderConfigurationRecord; throws `HlsError` (avcConfig) if malformed. */
-export function parseAvcParameterSets(record: Buffer): AvcParameterSets {
+export function parseAvcParameterSets(record: Buffer): ParameterSets {
   const fail = (why: string): never => {
     throw new HlsError(HlsErrorCode.avcConfig, `AVC decoder configuration: ${why}`);
   };
@@ -51,7 +56,46 @@ export function parseAvcParameterSets(record: Buffer): AvcParameterSets {
   if (at >= record.length) fail("no picture parameter set count");
   const pps = readSets(record[at++]);
   if (sps.length === 0 || pps.length === 0) fail("no SPS or no PPS");
-  return { nalUnitLengthSize, sps, pps };
+  return { codec: "avc", nalUnitLengthSize, sets: [...sps, ...pps] };
+}
+
+/**
+ * The NAL length size and VPS, SPS and PPS of an HEVCDecoderConfigurationRecord (14496-15 8.3.3.1.2);
+ * throws `HlsError` (hevcConfig) if malformed.
+ *
+ *   22 bytes (version, profile, tier, level, ...; byte 21: ... lengthSizeMinusOne:2) numOfArrays:8
+ *   { completeness:1 reserved:1 NAL_unit_type:6 numNalus:16 { nalUnitLength:16 NAL }* }*
+ */
+export function parseHevcParameterSets(record: Buffer): ParameterSets {
+  const fail = (why: string): never => {
+    throw new HlsError(HlsErrorCode.hevcConfig, `HEVC decoder configuration: ${why}`);
+  };
+  if (record.length < 23) fail(`${record.length} bytes is too short`);
+  const nalUnitLengthSize = (record[21] & 0x03) + 1;
+  if (nalUnitLengthSize === 3) fail("a NAL unit length size of 3 is not allowed");
+  const byType = new Map<number, Buffer[]>();
+  let at = 23;
+  for (let array = 0; array < record[22]; array++) {
+    if (at + 3 > record.length) fail("truncated NAL unit array");
+    const type = record[at] & 0x3f;
+    const count = record.readUInt16BE(at + 1);
+    at += 3;
+    for (let i = 0; i < count; i++) {
+      if (at + 2 > record.length) fail("truncated NAL unit length");
+      const length = record.readUInt16BE(at);
+      at += 2;
+      if (length === 0 || at + length > record.length) fail("truncated NAL unit");
+      const list = byType.get(type) ?? [];
+      list.push(Buffer.from(record.subarray(at, at + length)));
+      byType.set(type, list);
+      at += length;
+    }
+  }
+  const vps = byType.get(HEVC_NAL_TYPE.vps) ?? [];
+  const sps = byType.get(HEVC_NAL_TYPE.sps) ?? [];
+  const pps = byType.get(HEVC_NAL_TYPE.pps) ?? [];
+  if (vps.length === 0 || sps.length === 0 || pps.length === 0) fail("no VPS, SPS or PPS");
+  return { codec: "hevc", nalUnitLengthSize, sets: [...vps, ...sps, ...pps] };
 }
 
 function readLength(frame: Uint8Array, at: number, size: number): number {
@@ -74,22 +118,23 @@ function isCopyOf(frame: Uint8Array, start: number, end: number, sets: Buffer[])
 export interface AnnexBAccessUnit {
   /** Annex B bytes: AUD, parameter sets when `idr`, then the frame's NAL units. */
   bytes: Buffer;
-  /** The access unit holds an IDR slice (NAL type 5). */
+  /** The access unit holds an IDR slice (H.264 NAL type 5) or an IRAP picture (HEVC NAL types 16 to 23). */
   idr: boolean;
 }
 
 /**
  * One access unit in Annex B form, written after `reserve` bytes left free at the front of the result
- * (room for a PES header). Parameter sets go in when the frame has an IDR slice or `keyframe` is set.
+ * (room for a PES header). Parameter sets go in when the frame has an IDR/IRAP picture or `keyframe` is set.
  * Throws `HlsError` (truncated) when a NAL unit length runs past the end of the frame.
  */
 export function toAnnexB(
   frame: Uint8Array,
-  params: AvcParameterSets,
+  params: ParameterSets,
   keyframe: boolean,
   reserve = 0,
 ): AnnexBAccessUnit {
   const size = params.nalUnitLengthSize;
+  const hevc = params.codec === "hevc";
   // First pass: find the NAL units, which to keep, and whether there is an IDR.
   const starts: number[] = [];
   const ends: number[] = [];
@@ -110,21 +155,30 @@ export function toAnnexB(
     }
     at = end;
     if (length === 0) continue;
-    const type = frame[start] & 0x1f;
-    if (type === NAL_TYPE.idr) idr = true;
-    if (type === NAL_TYPE.aud) continue;
-    if (type === NAL_TYPE.sps && isCopyOf(frame, start, end, params.sps)) continue;
-    if (type === NAL_TYPE.pps && isCopyOf(frame, start, end, params.pps)) continue;
+    if (hevc) {
+      const type = (frame[start] >> 1) & 0x3f;
+      if (type >= HEVC_NAL_TYPE.irapFirst && type <= HEVC_NAL_TYPE.irapLast) idr = true;
+      if (type === HEVC_NAL_TYPE.aud) continue;
+      if (type >= HEVC_NAL_TYPE.vps && type <= HEVC_NAL_TYPE.pps && isCopyOf(frame, start, end, params.sets))
+        continue;
+    } else {
+      const type = frame[start] & 0x1f;
+      if (type === NAL_TYPE.idr) idr = true;
+      if (type === NAL_TYPE.aud) continue;
+      if ((type === NAL_TYPE.sps || type === NAL_TYPE.pps) && isCopyOf(frame, start, end, params.sets))
+        continue;
+    }
     starts.push(start);
     ends.push(end);
-    kept += START_CODE.length + length;
+    kept += START_CODE_LENGTH + length;
   }
   const withSets = idr || keyframe;
-  let total = reserve + AUD.length + kept;
-  if (withSets) for (const set of [...params.sps, ...params.pps]) total += START_CODE.length + set.length;
+  const aud = hevc ? HEVC_AUD : AVC_AUD;
+  let total = reserve + aud.length + kept;
+  if (withSets) for (const set of params.sets) total += START_CODE_LENGTH + set.length;
   const bytes = Buffer.allocUnsafe(total);
   let out = reserve;
-  out += AUD.copy(bytes, out);
+  out += aud.copy(bytes, out);
   const put = (source: Uint8Array, start: number, end: number): void => {
     bytes[out] = 0;
     bytes[out + 1] = 0;
@@ -133,10 +187,7 @@ export function toAnnexB(
     bytes.set(source.subarray(start, end), out + 4);
     out += 4 + end - start;
   };
-  if (withSets) {
-    for (const set of params.sps) put(set, 0, set.length);
-    for (const set of params.pps) put(set, 0, set.length);
-  }
+  if (withSets) for (const set of params.sets) put(set, 0, set.length);
   for (let i = 0; i < starts.length; i++) put(frame, starts[i], ends[i]);
   return { bytes, idr };
 }

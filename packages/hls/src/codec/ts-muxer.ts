@@ -3,7 +3,7 @@
  * Pure: no timers, sockets or logging; the state is the codec configuration, the continuity
  * counters and the PMT version.
  *
- * Layout (the PIDs ffmpeg uses): PAT on PID 0, PMT on 0x1000, H.264 on 0x100 (stream type 0x1B),
+ * Layout (the PIDs ffmpeg uses): PAT on PID 0, PMT on 0x1000, H.264 (stream type 0x1B) or HEVC (0x24) on 0x100,
  * audio on 0x101 (AAC as ADTS 0x0F, MP3 0x03 for MPEG-1 rates, 0x04 for MPEG-2 rates). The PCR rides
  * on the video PID, in the first TS packet of every video frame, `pcrDelayMs` behind its DTS; with no
  * video, on every audio frame.
@@ -14,7 +14,7 @@ import type { MediaPacket } from "@onair/core";
 import { parseAudioTagHeader, parseVideoTagHeader } from "@onair/flv";
 import { HlsError, HlsErrorCode } from "../errors.js";
 import { ADTS_HEADER_LENGTH, type AdtsConfig, parseAudioSpecificConfig, writeAdtsHeader } from "./adts.js";
-import { type AvcParameterSets, parseAvcParameterSets, toAnnexB } from "./annex-b.js";
+import { type ParameterSets, parseAvcParameterSets, parseHevcParameterSets, toAnnexB } from "./annex-b.js";
 import {
   encodePat,
   encodePmt,
@@ -36,6 +36,8 @@ export const TsStreamType = {
   aacAdts: 0x0f,
   /** H.264 (Annex B). */
   h264: 0x1b,
+  /** HEVC (Annex B). */
+  hevc: 0x24,
 } as const;
 
 export type TsStreamType = (typeof TsStreamType)[keyof typeof TsStreamType];
@@ -53,7 +55,7 @@ export interface TsMuxerOptions {
 
 /** The elementary streams the muxer has been configured with (what the PMT lists). */
 export interface TsTracks {
-  /** Stream type of the video PID, once an AVC sequence header arrived. */
+  /** Stream type of the video PID, once an AVC or HEVC sequence header arrived. */
   video: TsStreamType | undefined;
   /** Stream type of the audio PID, once an AAC sequence header or the first MP3 frame arrived. */
   audio: TsStreamType | undefined;
@@ -66,7 +68,7 @@ export interface TsTracks {
  */
 export class TsMuxer {
   readonly #pcrDelayMs: number;
-  #avc: AvcParameterSets | undefined;
+  #video: ParameterSets | undefined;
   #adts: AdtsConfig | undefined;
   #videoType: TsStreamType | undefined;
   #audioType: TsStreamType | undefined;
@@ -141,28 +143,30 @@ export class TsMuxer {
       throw new HlsError(HlsErrorCode.truncated, "a video tag body too short for its header", { cause });
     }
     if (header.frameType === 5 && header.packetType === undefined) return EMPTY; // command frame
-    if (header.codec !== "avc" || header.multitrack) {
+    if ((header.codec !== "avc" && header.codec !== "hevc") || header.multitrack) {
       throw new HlsError(
         HlsErrorCode.unsupportedCodec,
         `video codec ${header.multitrack ? "multitrack" : header.codec} cannot be written to MPEG-TS`,
       );
     }
     if (header.sequenceHeader) {
-      this.#avc = parseAvcParameterSets(body.subarray(header.headerLength));
-      this.#setTrack("video", TsStreamType.h264);
+      const record = body.subarray(header.headerLength);
+      const hevc = header.codec === "hevc";
+      this.#video = hevc ? parseHevcParameterSets(record) : parseAvcParameterSets(record);
+      this.#setTrack("video", hevc ? TsStreamType.hevc : TsStreamType.h264);
       return EMPTY;
     }
     if (header.endOfSequence || header.packetType === 4 /* Enhanced metadata */) return EMPTY;
-    const avc = this.#avc;
-    if (avc === undefined) {
-      throw new HlsError(HlsErrorCode.missingConfig, "an H.264 frame before the AVC sequence header");
+    const params = this.#video;
+    if (params === undefined || params.codec !== header.codec) {
+      throw new HlsError(HlsErrorCode.missingConfig, `an ${header.codec} frame before its sequence header`);
     }
     const frame = body.subarray(header.headerLength);
     if (frame.length === 0) return EMPTY;
     const dts = packet.timestamp * MS_TO_90KHZ;
     const timestamps: PesTimestamps = { dts, pts: dts + header.compositionTime * MS_TO_90KHZ };
     const reserve = pesHeaderLength(timestamps);
-    const unit = toAnnexB(frame, avc, packet.keyframe || header.keyframe, reserve);
+    const unit = toAnnexB(frame, params, packet.keyframe || header.keyframe, reserve);
     writePesHeader(unit.bytes, STREAM_ID.video, timestamps, false);
     const out = packetizePes(unit.bytes, {
       pid: TS_PID.video,
