@@ -3,6 +3,8 @@
  * it is bounded per decoder (`maxBufferedBytes`) and across decoders (a shared `ByteBudget`), and
  * given back when a message completes, is aborted, or the decoder is disposed.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { ByteBudget } from "@onair/core";
 import { describe, expect, it } from "vitest";
 import { ChunkDecoder, type ChunkDecoderOptions } from "../src/codec/chunk-decoder.js";
@@ -232,5 +234,31 @@ describe("ChunkDecoder memory", () => {
     decoder.push(push, () => decoder.dispose());
     expect(budget.used).toBe(0);
     expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it("many tiny chunks of one message in one push leave no bookkeeping behind (JS heap the budgets never see)", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const decoder = new ChunkDecoder();
+    const noop = () => {};
+    decoder.push(encodeChunks(setChunkSizeMessage(1), 128), noop);
+    // Chunk size 1: on each of 60 chunk streams a 1 MB message, 32 768 one-byte chunks of it in
+    // one 64 KiB push, then an Abort (itself in four 1-byte chunks). 4 MB in, nothing held after.
+    const pushes: Buffer[] = [];
+    for (let chunkStreamId = 3; chunkStreamId < 63; chunkStreamId++) {
+      const chunks = Buffer.alloc(2 * 32_767, 0);
+      for (let i = 0; i < chunks.length; i += 2) chunks[i] = 0xc0 | chunkStreamId;
+      pushes.push(Buffer.concat([header(chunkStreamId, 1 << 20), Buffer.from([0x17]), chunks]));
+      const abort = encodeChunks(abortMessage(chunkStreamId), 1);
+      pushes.push(abort);
+    }
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (const push of pushes) decoder.push(push, noop);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(decoder.bufferedBytes).toBe(0);
+    // 32 768 ranges kept per chunk stream would be about 35 MB; a few chunk streams' worth is noise.
+    expect(grown).toBeLessThan(4 * 1024 * 1024);
   });
 });

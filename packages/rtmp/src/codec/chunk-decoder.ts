@@ -97,6 +97,13 @@ const OWN_ARRAY_BUFFER_FROM = 4096;
  * bytes of heap) or the rest of the Buffer it keeps alive outweighs the copy saved.
  */
 const MIN_KEPT_PIECE = 512;
+/**
+ * Range lists (two numbers a range) longer than this are let go when emptied rather than kept
+ * for reuse: a peer sending tiny chunks (chunk size 1) would otherwise leave arrays of up to
+ * 64 Ki numbers per chunk stream behind, JS heap no budget counts. 512 ranges covers a 64 KiB read
+ * of 128-byte chunks, so ordinary traffic keeps reusing its arrays.
+ */
+const MAX_REUSED_RANGES = 2 * 512;
 
 /** What one chunk stream remembers: its last header and the message being reassembled. */
 class ChunkStreamState {
@@ -477,6 +484,7 @@ export class ChunkDecoder {
         this.#copyBorrowed(stream, source, bytes);
       }
       stream.borrowedEnd = 0;
+      if (borrowed.length > MAX_REUSED_RANGES) borrowed.length = 0;
     }
     this.#borrowingCount = 0;
   }
@@ -588,9 +596,15 @@ export class ChunkDecoder {
     stream.inProgress = false;
     stream.received = 0;
     stream.borrowedEnd = 0;
+    if (stream.borrowed.length > MAX_REUSED_RANGES) stream.borrowed.length = 0;
     if (stream.held === 0) return;
     // Let go of the Buffers, so what was given back to the budget is really free.
-    stream.pieces.fill(undefined, 0, stream.pieceCount);
+    if (stream.pieceRanges.length > MAX_REUSED_RANGES) {
+      stream.pieces.length = 0;
+      stream.pieceRanges.length = 0;
+    } else {
+      stream.pieces.fill(undefined, 0, stream.pieceCount);
+    }
     stream.pieceCount = 0;
     stream.tail = undefined;
     stream.tailLength = 0;
