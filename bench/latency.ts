@@ -31,7 +31,7 @@ async function probe(window: number): Promise<{ p50: number; p99: number; max: n
   const rtmpPort = await freePort();
   const server: ChildProcess = spawn(
     "node",
-    onairCliArgs({ rtmp: rtmpPort, flv: await freePort() }, window),
+    onairCliArgs({ rtmp: rtmpPort, flv: await freePort() }, ["--batch-window", String(window)]),
     {
       stdio: "ignore",
     },

@@ -1,10 +1,17 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
-/** Node arguments that run onair's CLI from source on loopback, as every benchmark starts it. */
-export function onairCliArgs(ports: { rtmp: number; flv: number }, batchWindowMs: number): string[] {
+/**
+ * Node arguments that run onair's CLI from source on loopback, as every benchmark and stress test
+ * starts it. `extraArgs` follow the host and ports; `root` picks another checkout's CLI.
+ */
+export function onairCliArgs(
+  ports: { rtmp: number; flv: number },
+  extraArgs: string[] = [],
+  root = repoRoot,
+): string[] {
   return [
     "--conditions=source",
     "--import",
@@ -16,7 +23,6 @@ export function onairCliArgs(ports: { rtmp: number; flv: number }, batchWindowMs
     String(ports.rtmp),
     "--flv-port",
     String(ports.flv),
-    "--batch-window",
-    String(batchWindowMs),
+    ...extraArgs,
   ];
 }

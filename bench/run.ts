@@ -145,7 +145,7 @@ async function startServer(name: string, batchWindow: number): Promise<ServerUnd
   if (name === "onair") {
     const child = spawnServer("node", [
       ...(values.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${values.profile}`]),
-      ...onairCliArgs({ rtmp: rtmpPort, flv: httpPort }, batchWindow),
+      ...onairCliArgs({ rtmp: rtmpPort, flv: httpPort }, ["--batch-window", String(batchWindow)]),
     ]);
     await waitForListening(httpPort, 20_000);
     return {

@@ -3,8 +3,8 @@
  * operating system sees: resident memory (VmRSS) and open file descriptors, read from /proc.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { onairCliArgs } from "../bench/onair-cli.js";
 import { freePort, type RunningProcess, run, waitFor } from "../test-support/media-tools.js";
 
 /**
@@ -52,19 +52,10 @@ function statusField(pid: number, field: "VmRSS" | "VmHWM" | "VmData"): number {
 export async function startServer(extraArgs: string[] = []): Promise<ServerProcess> {
   const rtmpPort = await freePort();
   const flvPort = await freePort();
-  const child: RunningProcess = run(process.execPath, [
-    "--conditions=source",
-    "--import",
-    "tsx",
-    join(root, "packages/server/src/cli.ts"),
-    "--host",
-    "127.0.0.1",
-    "--rtmp-port",
-    String(rtmpPort),
-    "--flv-port",
-    String(flvPort),
-    ...extraArgs,
-  ]);
+  const child: RunningProcess = run(
+    process.execPath,
+    onairCliArgs({ rtmp: rtmpPort, flv: flvPort }, extraArgs, root),
+  );
   const pid = child.child.pid;
   let exited = false;
   void child.exited.then(() => {

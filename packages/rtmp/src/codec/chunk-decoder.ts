@@ -147,6 +147,13 @@ class ChunkStreamState {
   constructor(readonly chunkStreamId: number) {}
 }
 
+/** Copy the ranges of `source` that `stream` borrowed into `target` from `at`; returns where it stopped. */
+function copyBorrowed(stream: ChunkStreamState, source: Buffer, target: Buffer, at: number): number {
+  const borrowed = stream.borrowed;
+  for (let i = 0; i < stream.borrowedEnd; i += 2) at += source.copy(target, at, borrowed[i], borrowed[i + 1]);
+  return at;
+}
+
 function readUInt24(source: Buffer, at: number): number {
   return (source[at] << 16) | (source[at + 1] << 8) | source[at + 2];
 }
@@ -427,11 +434,7 @@ export class ChunkDecoder {
     const tail = stream.tail;
     if (tail !== undefined && tail.length === stream.messageLength && stream.pieceCount === 0) {
       // Compacted: the rest goes into the Buffer already of the message's length.
-      let end = stream.tailLength;
-      const borrowed = stream.borrowed;
-      for (let i = 0; i < stream.borrowedEnd; i += 2) {
-        end += source.copy(tail, end, borrowed[i], borrowed[i + 1]);
-      }
+      const end = copyBorrowed(stream, source, tail, stream.tailLength);
       source.copy(tail, end, start, stop);
       this.#discardMessage(stream);
       return tail;
@@ -449,10 +452,7 @@ export class ChunkDecoder {
       at += (pieces[i] as Buffer).copy(payload, at, ranges[2 * i], ranges[2 * i + 1]);
     }
     if (stream.tail !== undefined) at += stream.tail.copy(payload, at, 0, stream.tailLength);
-    const borrowed = stream.borrowed;
-    for (let i = 0; i < stream.borrowedEnd; i += 2) {
-      at += source.copy(payload, at, borrowed[i], borrowed[i + 1]);
-    }
+    at = copyBorrowed(stream, source, payload, at);
     source.copy(payload, at, start, stop);
     this.#discardMessage(stream);
     return payload;
