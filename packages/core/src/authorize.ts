@@ -18,17 +18,22 @@ export interface AuthorizeRequest {
 /**
  * Allow with `true` (or `{ allow: true }`); refuse with `false` or `{ allow: false, reason }`.
  * `status` picks the HTTP status of a refusal (401 or 403; default 403).
+ *
+ * `{ allow: true, name }` allows a publish under another stream name: the stream goes live as
+ * "app/name" instead of the name the publisher asked for (channel keys: a publisher pushes to
+ * APP/KEY, players play APP/ROOM). Servers that cannot rename (players) ignore it.
  */
 export type AuthorizeResult =
   | boolean
-  | { allow: true }
+  | { allow: true; name?: string }
   | { allow: false; reason?: string; status?: 401 | 403 };
 
 export type Authorize<Request extends AuthorizeRequest = AuthorizeRequest> = (
   request: Request,
 ) => AuthorizeResult | Promise<AuthorizeResult>;
 
-export type AuthorizeVerdict = { ok: true } | { ok: false; reason: string; status: 401 | 403 };
+/** `name`: the hook's stream name for a publish, when it gave one (see {@link AuthorizeResult}). */
+export type AuthorizeVerdict = { ok: true; name?: string } | { ok: false; reason: string; status: 401 | 403 };
 
 /**
  * Run `authorize` (undefined allows everything). A hook that throws or rejects refuses, so a bug in
@@ -47,7 +52,10 @@ export async function runAuthorize<Request extends AuthorizeRequest>(
     if (result === false || typeof result !== "object" || result === null) {
       return { ok: false, reason: refused, status: 403 };
     }
-    if (result.allow) return { ok: true };
+    if (result.allow) {
+      const name = (result as { name?: unknown }).name;
+      return typeof name === "string" ? { ok: true, name } : { ok: true };
+    }
     return { ok: false, reason: result.reason ?? refused, status: result.status ?? 403 };
   } catch (error) {
     onError?.(error);

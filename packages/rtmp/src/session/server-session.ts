@@ -71,7 +71,7 @@ export type SessionRefusalReason = "badName" | "unauthorized";
 type StreamSlot =
   | { state: "idle" }
   | { state: "pending" }
-  | { state: "publishing"; source: StreamSource }
+  | { state: "publishing"; source: StreamSource; requestedName: string }
   | { state: "playing"; writer: RtmpPlayerWriter };
 
 /**
@@ -334,7 +334,7 @@ export class ServerSession {
   async #authorize(
     action: "publish" | "play",
     info: StreamInfo,
-  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+  ): Promise<{ ok: true; name?: string } | { ok: false; reason: string }> {
     return runAuthorize(
       this.#options.authorize,
       {
@@ -378,7 +378,9 @@ export class ServerSession {
 
   /**
    * Checks the stream name and state and asks `authorize`. Returns the stream's info when it may
-   * start; otherwise the client has been told why and undefined is returned.
+   * start; otherwise the client has been told why and undefined is returned. A publish the hook
+   * allowed under another name (`{ allow: true, name }`) gets the info of that name: the name
+   * the client asked for (a channel key) appears in no StreamInfo, URL or log.
    */
   async #admit(
     command: RtmpCommand,
@@ -410,22 +412,33 @@ export class ServerSession {
     // The connection closed or the stream was deleted while authorize ran (the id may since have
     // been created again, and be pending for another command: that one is not this one's).
     if (this.#state === "closed" || this.#streams.get(streamId) !== pending) return undefined;
-    if (!verdict.ok) {
+    const renamed =
+      verdict.ok && action === "publish" && verdict.name !== undefined ? verdict.name : undefined;
+    const renameProblem = renamed === undefined ? undefined : nameProblem(renamed, "stream");
+    if (!verdict.ok || renameProblem !== undefined) {
+      if (renameProblem !== undefined) debug("authorize gave a bad stream name: %s", renameProblem);
       this.#options.onRefusal?.("unauthorized");
       this.#streams.set(streamId, { state: "idle" });
       this.#refuse(
         streamId,
         action === "publish" ? "NetStream.Publish.Unauthorized" : "NetStream.Play.Failed",
-        verdict.reason,
+        verdict.ok ? `${action} not authorized` : verdict.reason,
       );
       return undefined;
     }
-    return info;
+    if (renamed === undefined || renamed === info.name) return info;
+    return {
+      ...info,
+      key: `${info.app}/${renamed}`,
+      name: renamed,
+      url: `${this.#baseUrl()}/${info.app}/${renamed}`,
+    };
   }
 
   async #onPublish(command: RtmpCommand, streamId: number): Promise<void> {
     const info = await this.#admit(command, streamId, "publish");
     if (info === undefined) return;
+    const requestedName = typeof command.args[0] === "string" ? command.args[0].split("?", 1)[0] : "";
     const source = new StreamSource(info, (error) => {
       if (this.#state === "closed") return;
       this.#streams.delete(streamId);
@@ -436,7 +449,7 @@ export class ServerSession {
         error?.message ?? "publish stopped",
       );
     });
-    this.#streams.set(streamId, { state: "publishing", source });
+    this.#streams.set(streamId, { state: "publishing", source, requestedName });
     this.#options.handler.handleReader(source);
     if (source.closed) return;
     this.#transport.send(userControlMessage(UserControlEvent.streamBegin, streamId));
@@ -482,7 +495,11 @@ export class ServerSession {
   #onFcUnpublish(command: RtmpCommand): void {
     const name = typeof command.args[0] === "string" ? command.args[0].split("?")[0] : undefined;
     for (const [id, slot] of this.#streams) {
-      if (slot.state === "publishing" && (name === undefined || slot.source.info.name === name))
+      // The client names the stream as it published it (a channel key), not as it went live.
+      if (
+        slot.state === "publishing" &&
+        (name === undefined || slot.source.info.name === name || slot.requestedName === name)
+      )
         this.#releaseStream(id);
     }
     this.#result(command.transactionId, null, undefined);
