@@ -21,3 +21,36 @@ export const HlsErrorCode = {
 } as const;
 
 export type HlsErrorCode = (typeof HlsErrorCode)[keyof typeof HlsErrorCode];
+
+/**
+ * Why the HLS HTTP layer refused a request: the `code` of its JSON body (`{ error, code, reason }`).
+ * See the README's "HTTP serving" section.
+ */
+export const HlsRefusalCode = {
+  /** The authorize hook refused with status 401. HTTP 401. */
+  unauthorized: "ERR_HLS_UNAUTHORIZED",
+  /** The authorize hook refused (status 403, `false`, or it threw). HTTP 403. */
+  forbidden: "ERR_HLS_FORBIDDEN",
+  /** The authorize hook did not answer within `authorizeTimeoutMs`. HTTP 503. */
+  authorizeTimeout: "ERR_HLS_AUTHORIZE_TIMEOUT",
+  /** A path shaped like an HLS URL with an unsafe or undecodable part. HTTP 400. */
+  badPath: "ERR_HLS_BAD_PATH",
+  /** `_HLS_msn`/`_HLS_part` not a decimal number, or `_HLS_part` without `_HLS_msn`. HTTP 400. */
+  badDirective: "ERR_HLS_BAD_DIRECTIVE",
+  /** `_HLS_msn` more than two segments ahead, or `_HLS_part` past the Advance Part Limit (RFC 8216bis 6.2.5.2). HTTP 400. */
+  tooFarAhead: "ERR_HLS_TOO_FAR_AHEAD",
+  /** A blocking reload or preload-hint request still not answerable after its timeout. HTTP 503. */
+  blockingTimeout: "ERR_HLS_BLOCKING_TIMEOUT",
+  /** `maxHeldRequests` requests were already held. HTTP 503. */
+  tooManyHeld: "ERR_HLS_TOO_MANY_HELD",
+  /** The handler or server is closing. HTTP 503. */
+  closing: "ERR_HLS_CLOSING",
+  /** `maxConnections` connections were open. HTTP 503. */
+  tooManyConnections: "ERR_HLS_TOO_MANY_CONNECTIONS",
+  /** `maxConnectionsPerIp` connections were open from the client's address. HTTP 429. */
+  tooManyConnectionsFromIp: "ERR_HLS_TOO_MANY_CONNECTIONS_FROM_IP",
+  /** The request target was longer than `maxUrlLength`. HTTP 414. */
+  urlTooLong: "ERR_HLS_URL_TOO_LONG",
+} as const;
+
+export type HlsRefusalCode = (typeof HlsRefusalCode)[keyof typeof HlsRefusalCode];

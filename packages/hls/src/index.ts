@@ -4,4 +4,18 @@
 
 export { TS_PID, TsMuxer, type TsMuxerOptions, TsStreamType, type TsTracks } from "./codec/ts-muxer.js";
 export { TS_PACKET_SIZE } from "./codec/ts-packet.js";
-export { HlsError, HlsErrorCode } from "./errors.js";
+export { HlsError, HlsErrorCode, HlsRefusalCode } from "./errors.js";
+export type {
+  HlsPlaylistSource,
+  HlsResource,
+  HlsSourceDirectory,
+  HlsVariant,
+} from "./hls-source.js";
+export {
+  type HlsHandlerOptions,
+  type HlsHandlerStats,
+  type HlsRequestHandler,
+  hlsHandler,
+} from "./transport/hls-handler.js";
+export { HLS_FILE_EXTENSIONS, type HlsTarget, parseHlsPath } from "./transport/hls-path.js";
+export type { HlsRequest, HlsResponse } from "./transport/hls-response.js";
