@@ -18,6 +18,8 @@ export const HlsErrorCode = {
   truncated: "ERR_HLS_TRUNCATED",
   /** An AAC frame longer than an ADTS frame can hold (8184 bytes of raw data). */
   frameTooLarge: "ERR_HLS_FRAME_TOO_LARGE",
+  /** fMP4: more sample bytes queued for one fragment than `maxPendingBytes` allows (flush() was not called). */
+  fragmentTooLarge: "ERR_HLS_FRAGMENT_TOO_LARGE",
 } as const;
 
 export type HlsErrorCode = (typeof HlsErrorCode)[keyof typeof HlsErrorCode];

@@ -2,6 +2,13 @@
 // consumers whose tsconfig does not auto-include them ("types": [], the TypeScript 7 default).
 /// <reference types="node" preserve="true" />
 
+export {
+  FMP4_TRACK_ID,
+  FMP4_VIDEO_TIMESCALE,
+  Fmp4Muxer,
+  type Fmp4MuxerOptions,
+  type Fmp4Tracks,
+} from "./codec/fmp4/fmp4-muxer.js";
 export { TS_PID, TsMuxer, type TsMuxerOptions, TsStreamType, type TsTracks } from "./codec/ts-muxer.js";
 export { TS_PACKET_SIZE } from "./codec/ts-packet.js";
 export { HlsError, HlsErrorCode, HlsRefusalCode } from "./errors.js";

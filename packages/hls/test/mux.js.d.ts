@@ -16,6 +16,16 @@ declare module "mux.js" {
     mp4: {
       Transmuxer: new (options?: { remux?: boolean; keepOriginalTimestamps?: boolean }) => Transmuxer;
       tools: { inspect(bytes: Uint8Array): Array<Record<string, unknown>> };
+      probe: {
+        /** The payloads (after the 8-byte header) of the boxes at `path`, e.g. ["moof", "traf", "tfdt"]. */
+        findBox(bytes: Uint8Array, path: string[]): Uint8Array[];
+        /** The tracks of an init segment: id, type ("video", "audio"), codec ("avc1.64001f", "mp4a.40.2"), timescale. */
+        tracks(init: Uint8Array): Array<{ id: number; type: string; codec: string; timescale: number }>;
+        /** trackId → timescale from an init segment's mdhd boxes. */
+        timescale(init: Uint8Array): Record<number, number>;
+        /** The earliest baseMediaDecodeTime of a fragment, in seconds, by the timescales. */
+        startTime(timescales: Record<number, number>, fragment: Uint8Array): number;
+      };
     };
   };
   export default muxjs;

@@ -1,0 +1,445 @@
+/**
+ * The fMP4 muxer: onair media packets (FLV tag bodies) in, an init segment and moof + mdat fragments
+ * out. Pure: no timers, sockets or logging. Sequence headers configure the tracks; coded frames are
+ * queued as samples until {@link Fmp4Muxer.flush} writes them as one fragment, so the caller (the
+ * segmenter) decides where fragments, parts and segments start.
+ *
+ * Tracks: video is track 1, audio track 2 (fixed, whatever arrives first).
+ *
+ * Timescales:
+ * - video 90 000 Hz: the HLS/MPEG convention, so ms timestamps and composition times convert exactly
+ *   (× 90) and players that assume 90 kHz from TS (and tools that compare the variants) see the same
+ *   numbers as in our MPEG-TS;
+ * - audio its sample rate, so each AAC frame lasts exactly 1024 ticks (960 when the
+ *   AudioSpecificConfig says so; twice that with explicit HE-AAC signalling, whose rate is the SBR
+ *   output rate) and decode times never drift: they are counted in samples from the first frame and
+ *   re-anchored to the packet timestamp only when the two differ by more than `audioResyncFrames`.
+ *
+ * Decode times: tfdt is the first queued sample's decode time (video: timestamp × 90). A sample lasts
+ * until the next one of its track (a timestamp that goes back gives 0, never a negative duration); the
+ * last video sample of a fragment lasts until `endMs` (or as long as the one before), the last audio
+ * sample its frame length.
+ */
+import type { MediaPacket } from "@onair/core";
+import {
+  type AudioTagHeader,
+  parseAudioTagHeader,
+  parseVideoTagHeader,
+  type VideoTagHeader,
+} from "@onair/flv";
+import { HlsError, HlsErrorCode } from "../../errors.js";
+import { HEVC_NAL_TYPE, NAL_TYPE } from "../annex-b.js";
+import {
+  type AacConfig,
+  MP3_OBJECT_TYPE,
+  type Mp3Config,
+  readAacConfig,
+  readMp3Config,
+} from "./audio-config.js";
+import { encodeFragment, type Fmp4Sample } from "./fragment.js";
+import {
+  encodeInitSegment,
+  type Fmp4AudioTrack,
+  type Fmp4Track,
+  type Fmp4VideoTrack,
+} from "./init-segment.js";
+import { readAvcConfig, readHevcConfig } from "./video-config.js";
+
+export const FMP4_TRACK_ID = { video: 1, audio: 2 } as const;
+export const FMP4_VIDEO_TIMESCALE = 90_000;
+
+/** Video sample duration before two frames were seen (1/30 s at 90 kHz). */
+const DEFAULT_VIDEO_DURATION = 3000;
+const MAX_DURATION = 0xffffffff;
+const MPEG4_AUDIO = 0x40;
+const EMPTY = Buffer.alloc(0);
+
+export interface Fmp4MuxerOptions {
+  /**
+   * Audio decode times are counted in samples; a packet whose timestamp is more than this many
+   * frames away from that count (frames lost, a clock jump) re-anchors the count to it. Smaller
+   * differences are timestamp rounding and jitter and are ignored. Default 2.
+   */
+  audioResyncFrames?: number;
+  /** Bytes of sample data queued before push() refuses frames (`ERR_HLS_FRAGMENT_TOO_LARGE`) until flush(). Default 64 MiB. */
+  maxPendingBytes?: number;
+}
+
+/** The codecs of the tracks configured so far. */
+export interface Fmp4Tracks {
+  video: "avc1" | "hvc1" | undefined;
+  audio: "mp4a" | "mp3" | undefined;
+}
+
+interface QueuedSample extends Fmp4Sample {
+  /** Decode time in the track's timescale. */
+  dts: number;
+  /** The packet's timestamp (ms). */
+  timestampMs: number;
+}
+
+interface AudioState {
+  track: Fmp4AudioTrack;
+  codec: "mp4a" | "mp3";
+  codecString: string;
+  /** Samples per frame in the track's timescale. */
+  frameSamples: number;
+}
+
+/**
+ * Muxes one live stream into fMP4. {@link push} each packet in order; {@link flush} whenever a
+ * fragment (a segment, or an LL-HLS part) should end; {@link initSegment} for the EXT-X-MAP.
+ * Throws `HlsError` for what it cannot write; the packet is skipped and the muxer stays usable.
+ *
+ * A sequence header that changes a track's configuration applies to the frames queued before it
+ * too: flush() before pushing a sequence header (when `pendingSamples > 0`) to keep them under the
+ * init segment they were coded for. A repeated identical sequence header changes nothing.
+ */
+export class Fmp4Muxer {
+  readonly #audioResyncFrames: number;
+  readonly #maxPendingBytes: number;
+  #video: Fmp4VideoTrack | undefined;
+  #audio: AudioState | undefined;
+  #init: Buffer | undefined;
+  #initVersion = 0;
+  #sequenceNumber = 1;
+  #videoSamples: QueuedSample[] = [];
+  #audioSamples: QueuedSample[] = [];
+  #pendingBytes = 0;
+  #lastVideoDuration = DEFAULT_VIDEO_DURATION;
+  /** The audio decode time the next frame gets if its timestamp agrees (track timescale). */
+  #nextAudioDts: number | undefined;
+
+  constructor(options: Fmp4MuxerOptions = {}) {
+    this.#audioResyncFrames = Math.max(0, options.audioResyncFrames ?? 2);
+    this.#maxPendingBytes = Math.max(1, options.maxPendingBytes ?? 64 * 1024 * 1024);
+  }
+
+  get tracks(): Fmp4Tracks {
+    return { video: this.#video?.config.codec, audio: this.#audio?.codec };
+  }
+
+  /** RFC 6381 CODECS for the tracks so far, video first: "avc1.64001f,mp4a.40.2"; "" before any. */
+  get codecs(): string {
+    const codecs: string[] = [];
+    if (this.#video !== undefined) codecs.push(this.#video.config.codecString);
+    if (this.#audio !== undefined) codecs.push(this.#audio.codecString);
+    return codecs.join(",");
+  }
+
+  /** Increments whenever the init segment changes (a new track, a changed sequence header); 0 before any track. */
+  get initVersion(): number {
+    return this.#initVersion;
+  }
+
+  /**
+   * ftyp + moov for the tracks configured so far; undefined before any. The same Buffer is returned
+   * until the configuration changes: do not modify it.
+   */
+  initSegment(): Buffer | undefined {
+    if (this.#init === undefined) {
+      const tracks: Fmp4Track[] = [];
+      if (this.#video !== undefined) tracks.push(this.#video);
+      if (this.#audio !== undefined) tracks.push(this.#audio.track);
+      if (tracks.length === 0) return undefined;
+      this.#init = encodeInitSegment(tracks);
+    }
+    return this.#init;
+  }
+
+  /** Samples (video and audio) queued since the last flush. */
+  get pendingSamples(): number {
+    return this.#videoSamples.length + this.#audioSamples.length;
+  }
+
+  /** Bytes of sample data queued since the last flush. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** The smallest packet timestamp (DTS, ms) among the queued samples; undefined when none are queued. */
+  get pendingStartMs(): number | undefined {
+    const video = this.#videoSamples[0]?.timestampMs;
+    const audio = this.#audioSamples[0]?.timestampMs;
+    if (video === undefined) return audio;
+    return audio === undefined ? video : Math.min(video, audio);
+  }
+
+  /** The DTS span (ms) of the queued samples: newest timestamp − oldest, over both tracks; 0 when none. */
+  get pendingDurationMs(): number {
+    const start = this.pendingStartMs;
+    if (start === undefined) return 0;
+    const video = this.#videoSamples.at(-1)?.timestampMs ?? start;
+    const audio = this.#audioSamples.at(-1)?.timestampMs ?? start;
+    return Math.max(0, Math.max(video, audio) - start);
+  }
+
+  /**
+   * Whether the queued samples start with a keyframe: the first queued video sample is a sync
+   * sample. With no video track, true whenever samples are queued (every audio frame is a sync sample).
+   */
+  get pendingStartsWithKeyframe(): boolean {
+    if (this.#video === undefined) return this.#audioSamples.length > 0;
+    return this.#videoSamples[0]?.sync === true;
+  }
+
+  /** Configures a track (sequence headers) or queues a frame; script data and end-of-sequence are ignored. */
+  push(packet: MediaPacket): void {
+    if (packet.kind === "video") this.#pushVideo(packet);
+    else if (packet.kind === "audio") this.#pushAudio(packet);
+  }
+
+  /**
+   * moof + mdat holding every queued sample (an empty Buffer when none). `endMs`, the DTS of the
+   * packet that will start the next fragment, gives the last video sample its duration; without it
+   * (or when it is not after that sample), that sample lasts as long as the one before.
+   */
+  flush(endMs?: number): Buffer {
+    if (this.pendingSamples === 0) return EMPTY;
+    const fragments = [];
+    const video = this.#videoSamples;
+    if (video.length > 0) {
+      for (let i = 0; i + 1 < video.length; i++) {
+        const duration = clampDuration(video[i + 1].dts - video[i].dts);
+        video[i].duration = duration;
+        if (duration > 0) this.#lastVideoDuration = duration;
+      }
+      const last = video[video.length - 1];
+      const untilEnd = endMs === undefined ? 0 : Math.round(endMs * 90) - last.dts;
+      if (untilEnd > 0) this.#lastVideoDuration = clampDuration(untilEnd);
+      last.duration = this.#lastVideoDuration;
+      fragments.push({
+        trackId: FMP4_TRACK_ID.video,
+        baseMediaDecodeTime: Math.max(0, video[0].dts),
+        perSampleFlags: true,
+        samples: video,
+      });
+    }
+    const audio = this.#audioSamples;
+    if (audio.length > 0 && this.#audio !== undefined) {
+      for (let i = 0; i + 1 < audio.length; i++)
+        audio[i].duration = clampDuration(audio[i + 1].dts - audio[i].dts);
+      audio[audio.length - 1].duration = this.#audio.frameSamples;
+      fragments.push({
+        trackId: FMP4_TRACK_ID.audio,
+        baseMediaDecodeTime: Math.max(0, audio[0].dts),
+        perSampleFlags: false,
+        samples: audio,
+      });
+    }
+    const bytes = encodeFragment(this.#sequenceNumber, fragments);
+    this.#sequenceNumber = (this.#sequenceNumber + 1) >>> 0 || 1;
+    this.#videoSamples = [];
+    this.#audioSamples = [];
+    this.#pendingBytes = 0;
+    return bytes;
+  }
+
+  #changed(): void {
+    this.#init = undefined;
+    this.#initVersion += 1;
+  }
+
+  #queue(queue: QueuedSample[], sample: QueuedSample): void {
+    const size = sample.data.length;
+    if (this.#pendingBytes + size > this.#maxPendingBytes) {
+      throw new HlsError(
+        HlsErrorCode.fragmentTooLarge,
+        `${this.#pendingBytes} bytes are queued for the next fragment; a frame of ${size} bytes would pass maxPendingBytes (${this.#maxPendingBytes}): flush() more often`,
+      );
+    }
+    this.#pendingBytes += size;
+    queue.push(sample);
+  }
+
+  #pushVideo(packet: MediaPacket): void {
+    const body = packet.payload;
+    if (body.length === 0) throw new HlsError(HlsErrorCode.truncated, "an empty video tag body");
+    let header: VideoTagHeader;
+    try {
+      header = parseVideoTagHeader(body);
+    } catch (cause) {
+      throw new HlsError(HlsErrorCode.truncated, "a video tag body too short for its header", { cause });
+    }
+    if (header.frameType === 5 && header.packetType === undefined) return; // command frame
+    if ((header.codec !== "avc" && header.codec !== "hevc") || header.multitrack) {
+      throw new HlsError(
+        HlsErrorCode.unsupportedCodec,
+        `video codec ${header.multitrack ? "multitrack" : header.codec} cannot be written to fMP4`,
+      );
+    }
+    const hevc = header.codec === "hevc";
+    if (header.sequenceHeader) {
+      const record = body.subarray(header.headerLength);
+      const current = this.#video?.config;
+      if (
+        current !== undefined &&
+        current.codec === (hevc ? "hvc1" : "avc1") &&
+        current.record.equals(record)
+      ) {
+        return;
+      }
+      const config = hevc ? readHevcConfig(record) : readAvcConfig(record);
+      this.#video = { kind: "video", id: FMP4_TRACK_ID.video, timescale: FMP4_VIDEO_TIMESCALE, config };
+      this.#changed();
+      return;
+    }
+    if (header.endOfSequence || header.packetType === 4 /* Enhanced metadata */) return;
+    const config = this.#video?.config;
+    if (config === undefined || config.codec !== (hevc ? "hvc1" : "avc1")) {
+      throw new HlsError(HlsErrorCode.missingConfig, `an ${header.codec} frame before its sequence header`);
+    }
+    const data = body.subarray(header.headerLength);
+    if (data.length === 0) return;
+    const randomAccess = scanNalUnits(data, config.nalUnitLengthSize, hevc);
+    this.#queue(this.#videoSamples, {
+      data,
+      dts: packet.timestamp * 90,
+      timestampMs: packet.timestamp,
+      duration: 0,
+      compositionOffset: header.compositionTime * 90,
+      sync: packet.keyframe || header.keyframe || randomAccess,
+    });
+  }
+
+  #pushAudio(packet: MediaPacket): void {
+    const body = packet.payload;
+    if (body.length === 0) throw new HlsError(HlsErrorCode.truncated, "an empty audio tag body");
+    let header: AudioTagHeader;
+    try {
+      header = parseAudioTagHeader(body);
+    } catch (cause) {
+      throw new HlsError(HlsErrorCode.truncated, "an audio tag body too short for its header", { cause });
+    }
+    if (header.multitrack || (header.codec !== "aac" && header.codec !== "mp3")) {
+      throw new HlsError(
+        HlsErrorCode.unsupportedCodec,
+        `audio codec ${header.multitrack ? "multitrack" : header.codec} cannot be written to fMP4`,
+      );
+    }
+    const data = body.subarray(header.headerLength);
+    if (header.codec === "aac") {
+      if (header.sequenceHeader) {
+        const current = this.#audio?.track.decoderSpecificInfo;
+        if (current?.equals(data)) return;
+        this.#setAudio(aacState(data, readAacConfig(data)));
+        return;
+      }
+      if (header.endOfSequence || data.length === 0) return;
+      if (this.#audio?.codec !== "mp4a") {
+        throw new HlsError(HlsErrorCode.missingConfig, "an AAC frame before the AudioSpecificConfig");
+      }
+    } else {
+      if (header.sequenceHeader || header.endOfSequence || data.length === 0) return;
+      const mp3 = readMp3Config(data) ?? mp3FromTagHeader(header);
+      const current = this.#audio;
+      if (
+        current === undefined ||
+        current.codec !== "mp3" ||
+        current.track.sampleRate !== mp3.sampleRate ||
+        current.track.channels !== mp3.channels ||
+        current.track.objectTypeIndication !== mp3.objectTypeIndication ||
+        current.frameSamples !== mp3.frameSamples
+      ) {
+        this.#setAudio(mp3State(mp3));
+      }
+    }
+    const audio = this.#audio as AudioState;
+    const frame = audio.frameSamples;
+    const measured = Math.round((packet.timestamp * audio.track.timescale) / 1000);
+    let dts = this.#nextAudioDts;
+    if (dts === undefined || Math.abs(measured - dts) > this.#audioResyncFrames * frame) dts = measured;
+    this.#queue(this.#audioSamples, {
+      data,
+      dts,
+      timestampMs: packet.timestamp,
+      duration: 0,
+      compositionOffset: 0,
+      sync: true,
+    });
+    this.#nextAudioDts = dts + frame;
+  }
+
+  #setAudio(state: AudioState): void {
+    if (this.#audio?.track.timescale !== state.track.timescale) this.#nextAudioDts = undefined;
+    this.#audio = state;
+    this.#changed();
+  }
+}
+
+function clampDuration(duration: number): number {
+  return duration <= 0 ? 0 : Math.min(duration, MAX_DURATION);
+}
+
+function aacState(asc: Buffer, config: AacConfig): AudioState {
+  return {
+    codec: "mp4a",
+    codecString: `mp4a.40.${config.objectType}`,
+    frameSamples: config.frameSamples,
+    track: {
+      kind: "audio",
+      id: FMP4_TRACK_ID.audio,
+      timescale: config.sampleRate,
+      objectTypeIndication: MPEG4_AUDIO,
+      channels: config.channels,
+      sampleRate: config.sampleRate,
+      decoderSpecificInfo: Buffer.from(asc),
+    },
+  };
+}
+
+function mp3FromTagHeader(header: AudioTagHeader): Mp3Config {
+  const sampleRate = header.sampleRate > 0 ? header.sampleRate : 44_100;
+  return {
+    objectTypeIndication: sampleRate >= 32_000 ? MP3_OBJECT_TYPE.mpeg1Audio : MP3_OBJECT_TYPE.mpeg2Audio,
+    sampleRate,
+    frameSamples: sampleRate >= 32_000 ? 1152 : 576,
+    channels: header.channels,
+  };
+}
+
+function mp3State(config: Mp3Config): AudioState {
+  return {
+    codec: "mp3",
+    codecString: config.objectTypeIndication === MP3_OBJECT_TYPE.mpeg1Audio ? "mp4a.6B" : "mp4a.69",
+    frameSamples: config.frameSamples,
+    track: {
+      kind: "audio",
+      id: FMP4_TRACK_ID.audio,
+      timescale: config.sampleRate,
+      objectTypeIndication: config.objectTypeIndication,
+      channels: config.channels,
+      sampleRate: config.sampleRate,
+      decoderSpecificInfo: undefined,
+    },
+  };
+}
+
+/**
+ * Walks the length-prefixed NAL units of a frame: throws `HlsError` (truncated) when a length runs
+ * past the end; returns whether one is an IDR slice (H.264 type 5) or an IRAP picture (HEVC 16..23).
+ */
+function scanNalUnits(frame: Buffer, lengthSize: number, hevc: boolean): boolean {
+  let randomAccess = false;
+  for (let at = 0; at < frame.length; ) {
+    if (at + lengthSize > frame.length) {
+      throw new HlsError(HlsErrorCode.truncated, `a NAL unit length at byte ${at} runs past the frame`);
+    }
+    const length = frame.readUIntBE(at, lengthSize);
+    const start = at + lengthSize;
+    if (start + length > frame.length) {
+      throw new HlsError(
+        HlsErrorCode.truncated,
+        `a NAL unit of ${length} bytes at byte ${at} runs past the frame`,
+      );
+    }
+    if (length > 0) {
+      if (hevc) {
+        const type = (frame[start] >> 1) & 0x3f;
+        if (type >= HEVC_NAL_TYPE.irapFirst && type <= HEVC_NAL_TYPE.irapLast) randomAccess = true;
+      } else if ((frame[start] & 0x1f) === NAL_TYPE.idr) randomAccess = true;
+    }
+    at = start + length;
+  }
+  return randomAccess;
+}

@@ -1,0 +1,145 @@
+/**
+ * What the fMP4 video sample entry needs from a sequence header: the decoder configuration record
+ * itself (written byte for byte as avcC/hvcC), the picture size from the first SPS, and the RFC 6381
+ * codec string.
+ *
+ * HEVC SPS (H.265 7.3.2.2), as far as the picture size:
+ *
+ *   nal_unit_header:16 sps_video_parameter_set_id:4 sps_max_sub_layers_minus1:3 temporal_id_nesting:1
+ *   profile_tier_level: general_profile_space:2 tier:1 profile_idc:5 compatibility_flags:32
+ *                       constraint_flags:48 level_idc:8 (the same 12 bytes as hvcC bytes 1..12)
+ *                       { sub_layer_profile_present:1 sub_layer_level_present:1 }[max_sub_layers_minus1]
+ *                       [reserved:2 up to 8 entries] { profile:88 }? { level:8 }? per sub-layer
+ *   sps_seq_parameter_set_id:ue chroma_format_idc:ue [3 → separate_colour_plane:1]
+ *   pic_width_in_luma_samples:ue pic_height_in_luma_samples:ue
+ *   conformance_window_flag:1 [left:ue right:ue top:ue bottom:ue] (in chroma units)
+ *
+ * hvc1 codec string (ISO/IEC 14496-15 E.3): hvc1.[A-C]profile_idc.reversed-compatibility-hex.(L|H)level
+ * then each constraint byte in hex, trailing zero bytes left out: "hvc1.1.6.L93.B0".
+ */
+import { parseAvcDecoderConfig } from "@onair/flv";
+import { HlsError, HlsErrorCode } from "../../errors.js";
+import { HEVC_NAL_TYPE, parseAvcParameterSets, parseHevcParameterSets } from "../annex-b.js";
+import { BitReader, BitstreamEnd, unescapeRbsp } from "./bit-reader.js";
+
+export interface VideoConfig {
+  codec: "avc1" | "hvc1";
+  /** The AVCDecoderConfigurationRecord or HEVCDecoderConfigurationRecord, as the sequence header carried it. */
+  record: Buffer;
+  /** Bytes in each NAL unit length prefix of the frames (1, 2 or 4). */
+  nalUnitLengthSize: number;
+  /** Cropped picture size from the first SPS; 0 when it does not parse (decoders read the SPS themselves). */
+  width: number;
+  height: number;
+  /** RFC 6381: "avc1.64001f", "hvc1.1.6.L93.B0". */
+  codecString: string;
+}
+
+const hex2 = (byte: number): string => byte.toString(16).padStart(2, "0");
+
+/** An avcC record from a sequence header; throws `HlsError` (avcConfig) when malformed. */
+export function readAvcConfig(record: Buffer): VideoConfig {
+  const { nalUnitLengthSize } = parseAvcParameterSets(record);
+  let width = 0;
+  let height = 0;
+  try {
+    const parsed = parseAvcDecoderConfig(record);
+    width = parsed.width ?? 0;
+    height = parsed.height ?? 0;
+  } catch (cause) {
+    throw new HlsError(HlsErrorCode.avcConfig, "AVC decoder configuration: too short", { cause });
+  }
+  return {
+    codec: "avc1",
+    record: Buffer.from(record),
+    nalUnitLengthSize,
+    width,
+    height,
+    codecString: `avc1.${hex2(record[1])}${hex2(record[2])}${hex2(record[3])}`,
+  };
+}
+
+/** An hvcC record from a sequence header; throws `HlsError` (hevcConfig) when malformed. */
+export function readHevcConfig(record: Buffer): VideoConfig {
+  const { nalUnitLengthSize, sets } = parseHevcParameterSets(record);
+  const sps = sets.find((nal) => ((nal[0] >> 1) & 0x3f) === HEVC_NAL_TYPE.sps);
+  const parsed = sps === undefined ? undefined : readHevcSps(sps);
+  // The codec string from the SPS's profile_tier_level; from the record's copy of it if the SPS does not parse.
+  const profile = parsed?.profileTierLevel ?? record.subarray(1, 13);
+  return {
+    codec: "hvc1",
+    record: Buffer.from(record),
+    nalUnitLengthSize,
+    width: parsed?.width ?? 0,
+    height: parsed?.height ?? 0,
+    codecString: hevcCodecString(profile),
+  };
+}
+
+/** "hvc1.…" from the 12 general profile_tier_level bytes. */
+export function hevcCodecString(ptl: Uint8Array): string {
+  const space = ["", "A", "B", "C"][ptl[0] >> 6];
+  const tier = (ptl[0] & 0x20) !== 0 ? "H" : "L";
+  const compatibility = ((ptl[1] << 24) | (ptl[2] << 16) | (ptl[3] << 8) | ptl[4]) >>> 0;
+  let reversed = 0;
+  for (let bit = 0; bit < 32; bit++) if ((compatibility >>> bit) & 1) reversed |= 1 << (31 - bit);
+  let constraints = "";
+  let last = 10;
+  while (last >= 5 && ptl[last] === 0) last -= 1;
+  for (let i = 5; i <= last; i++) constraints += `.${ptl[i].toString(16).toUpperCase()}`;
+  return `hvc1.${space}${ptl[0] & 0x1f}.${(reversed >>> 0).toString(16).toUpperCase()}.${tier}${ptl[11]}${constraints}`;
+}
+
+export interface HevcSpsInfo {
+  width: number;
+  height: number;
+  /** general profile_space … general_level_idc: 12 bytes. */
+  profileTierLevel: Uint8Array;
+}
+
+/** Picture size and general profile from an HEVC SPS NAL unit; undefined when it does not parse. */
+export function readHevcSps(nal: Uint8Array): HevcSpsInfo | undefined {
+  const rbsp = unescapeRbsp(nal);
+  if (rbsp.length < 15 || ((rbsp[0] >> 1) & 0x3f) !== HEVC_NAL_TYPE.sps) return undefined;
+  const reader = new BitReader(rbsp.subarray(2));
+  try {
+    reader.skip(4); // sps_video_parameter_set_id
+    const maxSubLayersMinus1 = reader.bits(3);
+    reader.skip(1); // sps_temporal_id_nesting_flag
+    reader.skip(96); // general profile_tier_level
+    const profilePresent: boolean[] = [];
+    const levelPresent: boolean[] = [];
+    for (let i = 0; i < maxSubLayersMinus1; i++) {
+      profilePresent.push(reader.bits(1) === 1);
+      levelPresent.push(reader.bits(1) === 1);
+    }
+    if (maxSubLayersMinus1 > 0) reader.skip(2 * (8 - maxSubLayersMinus1));
+    for (let i = 0; i < maxSubLayersMinus1; i++) {
+      if (profilePresent[i]) reader.skip(88);
+      if (levelPresent[i]) reader.skip(8);
+    }
+    reader.unsigned(); // sps_seq_parameter_set_id
+    const chromaFormat = reader.unsigned();
+    if (chromaFormat > 3) return undefined;
+    const separateColourPlane = chromaFormat === 3 ? reader.bits(1) : 0;
+    const picWidth = reader.unsigned();
+    const picHeight = reader.unsigned();
+    let [left, right, top, bottom] = [0, 0, 0, 0];
+    if (reader.bits(1) === 1) {
+      left = reader.unsigned();
+      right = reader.unsigned();
+      top = reader.unsigned();
+      bottom = reader.unsigned();
+    }
+    const chromaArrayType = separateColourPlane === 1 ? 0 : chromaFormat;
+    const subWidth = chromaArrayType === 1 || chromaArrayType === 2 ? 2 : 1;
+    const subHeight = chromaArrayType === 1 ? 2 : 1;
+    const width = picWidth - subWidth * (left + right);
+    const height = picHeight - subHeight * (top + bottom);
+    if (width <= 0 || height <= 0 || width > 0xffff || height > 0xffff) return undefined;
+    return { width, height, profileTierLevel: rbsp.slice(3, 15) };
+  } catch (error) {
+    if (error instanceof BitstreamEnd) return undefined;
+    throw error;
+  }
+}
