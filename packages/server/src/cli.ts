@@ -1,19 +1,25 @@
 #!/usr/bin/env node
 import { fileURLToPath } from "node:url";
-import { parseCliOptions, USAGE } from "./cli-options.js";
+import { ConfigError, loadConfig } from "./config.js";
 
-// Flags first: `--help` and a bad flag answer before the server code is even loaded.
-let parsed: ReturnType<typeof parseCliOptions>;
+// Settings first: `--help` and a bad setting answer before the server code is even loaded.
+let loaded: ReturnType<typeof loadConfig>;
 try {
-  parsed = parseCliOptions(process.argv.slice(2));
+  loaded = loadConfig({ argv: process.argv.slice(2), env: process.env });
 } catch (error) {
-  process.stderr.write(`onair: ${(error as Error).message}\n\n${USAGE}`);
+  const message = error instanceof ConfigError ? error.message : String(error);
+  process.stderr.write(`onair: ${message}\n(onair --help lists the settings)\n`);
   process.exit(2);
 }
-if (parsed.help) {
+if (loaded.help) {
+  const { USAGE } = await import("./cli-options.js");
   process.stdout.write(USAGE);
   process.exit(0);
 }
+const { config, file } = loaded;
+
+/** A clean stop may take this long; then the process exits anyway (players that do not hang up). */
+const STOP_DEADLINE_MS = 1800;
 
 // A Ctrl-C (SIGINT to the whole process group, pnpm included) or SIGTERM is a clean stop, exit
 // code 0, from the first moment: dying by the signal would make pnpm report ELIFECYCLE.
@@ -23,7 +29,14 @@ const stop = (): void => {
   if (stopping) return;
   stopping = true;
   log("shutting down");
-  void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+  setTimeout(() => {
+    log("stopped (connections still open were dropped)");
+    process.exit(0);
+  }, STOP_DEADLINE_MS).unref();
+  void (server?.close() ?? Promise.resolve()).then(() => {
+    log("stopped");
+    process.exit(0);
+  });
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
@@ -37,19 +50,21 @@ function recordingPath(url: string): string | undefined {
   return url.startsWith("file:") ? fileURLToPath(url) : undefined;
 }
 
-const { OnairServer, ServerStartError } = await import("./onair-server.js");
-server = new OnairServer(parsed.options);
+const { createServer, ServerStartError } = await import("./onair-server.js");
+server = createServer(config);
+if (file !== undefined) log(`settings from ${file}`);
 server.hub.on("publish", (info) => log(`publish ${info.key} from ${info.remoteAddress ?? "?"} (${info.id})`));
 server.hub.on("unpublish", (info) => log(`unpublish ${info.key} (${info.id})`));
 server.hub.on("play", (info) => {
-  const file = recordingPath(info.url);
-  if (file !== undefined) log(`record ${info.key} to ${file} (${info.id})`);
+  const path = recordingPath(info.url);
+  if (path !== undefined) log(`record ${info.key} to ${path} (${info.id})`);
   else log(`play ${info.key} by ${info.remoteAddress ?? "?"} (${info.id})`);
 });
 server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
+server.on("recordDone", (info, path) => log(`recorded ${info.key} to ${path} (${info.id})`));
 server.rtmp.on("refused", (remoteAddress, reason) => log(`refused RTMP ${remoteAddress}: ${reason}`));
 
-let listening: Awaited<ReturnType<InstanceType<typeof OnairServer>["listen"]>> | undefined;
+let listening: Awaited<ReturnType<typeof server.listen>> | undefined;
 try {
   listening = await server.listen();
 } catch (error) {
@@ -61,9 +76,14 @@ try {
   }
 }
 if (listening !== undefined && !stopping) {
-  const { rtmp, flv } = listening;
-  log(`onair RTMP listening on rtmp://${rtmp.address}:${rtmp.port}/APP/NAME`);
-  log(
-    `onair HTTP-FLV listening on http://${flv.address}:${flv.port}/APP/NAME.flv (WebSocket-FLV: ws://…/APP/NAME.flv)`,
-  );
+  const { rtmp, rtmps, flv, hls, api } = listening;
+  const at = (a: { address: string; port: number }): string =>
+    `${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
+  log(`onair RTMP listening on rtmp://${at(rtmp)}/APP/NAME`);
+  if (rtmps !== undefined) log(`onair RTMPS listening on rtmps://${at(rtmps)}/APP/NAME`);
+  log(`onair HTTP-FLV listening on http://${at(flv)}/APP/NAME.flv (WebSocket-FLV: ws://…/APP/NAME.flv)`);
+  if (hls !== undefined) log(`onair HLS listening on http://${at(hls)}/APP/NAME.m3u8`);
+  if (api !== undefined) log(`onair API listening on http://${at(api)}/control/get?room=NAME`);
+  if (config.rtmpNoAuth === true) log("publishing is open to anyone (rtmp_noauth)");
+  log("onair ready");
 }

@@ -3,4 +3,32 @@
 /// <reference types="node" preserve="true" />
 
 export { parseCliOptions, USAGE } from "./cli-options.js";
-export { OnairServer, type OnairServerOptions, ServerStartError } from "./onair-server.js";
+export {
+  ConfigError,
+  DEFAULT_HLS_VARIANT,
+  DEFAULT_PORTS,
+  type LoadConfigOptions,
+  type LoadedConfig,
+  loadConfig,
+  settingNames,
+} from "./config.js";
+export type {
+  AppSettings,
+  HlsSettings,
+  HlsVariant,
+  JwtSettings,
+  OnairConfig,
+  RtmpsSettings,
+  TlsCredentials,
+  WebhookSettings,
+} from "./config-types.js";
+export {
+  allOf,
+  appsAuthorize,
+  createServer,
+  type OnairAddresses,
+  OnairServer,
+  type OnairServerEvents,
+  type OnairServerOptions,
+  ServerStartError,
+} from "./onair-server.js";

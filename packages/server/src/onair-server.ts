@@ -1,29 +1,22 @@
 import type { AddressInfo } from "node:net";
-import { OnairError, StreamHub, type StreamHubOptions } from "@onair/core";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import {
-  createHttpFlvServer,
-  type HttpFlvServer,
-  type HttpFlvServerOptions,
-  recordStreams,
-} from "@onair/flv";
-import { createRtmpServer, type RtmpServer, type RtmpServerOptions } from "@onair/rtmp";
+  type Authorize,
+  type AuthorizeRequest,
+  type AuthorizeResult,
+  OnairError,
+  SafeEventEmitter,
+  StreamHub,
+  type StreamInfo,
+} from "@onair/core";
+import { createHttpFlvServer, type FlvRecorder, type HttpFlvServer, recordStreams } from "@onair/flv";
+import { type StaticPush, staticPush } from "@onair/relay";
+import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
+import { DEFAULT_PORTS } from "./config.js";
+import type { AppSettings, OnairConfig } from "./config-types.js";
 
-export interface OnairServerOptions {
-  /** Address every listener binds. Default "0.0.0.0". */
-  host?: string;
-  /** RTMP port. Default 1935; 0 picks a free one. */
-  rtmpPort?: number;
-  /** HTTP-FLV and WebSocket-FLV port. Default 7001; 0 picks a free one. */
-  flvPort?: number;
-  /** Access-Control-Allow-Origin of HTTP-FLV responses. Default "*". */
-  cors?: string;
-  /** Record every published stream to DIR/APP/NAME-<start time>.flv. Off unless set. */
-  flvDir?: string;
-  hub?: StreamHubOptions;
-  rtmp?: Omit<RtmpServerOptions, "handler" | "host" | "port">;
-  /** HTTP-FLV / WS-FLV options: authorize, connection limits, exposeAddresses, ... (see @onair/flv). */
-  flv?: Omit<HttpFlvServerOptions, "handler" | "host" | "port">;
-}
+/** The options of {@link OnairServer}: the same as the ready server's config. */
+export type OnairServerOptions = OnairConfig;
 
 /** A listener could not be opened; everything the server had opened is closed again. */
 export class ServerStartError extends OnairError {
@@ -51,19 +44,114 @@ export class ServerStartError extends OnairError {
   }
 }
 
-/** The ready server: one hub, and the protocol servers that take it as their handler. */
-export class OnairServer {
+/** The bound address of each listener that is open. */
+export interface OnairAddresses {
+  rtmp: AddressInfo;
+  flv: AddressInfo;
+  rtmps?: AddressInfo;
+  hls?: AddressInfo;
+  api?: AddressInfo;
+}
+
+export interface OnairServerEvents {
+  /** A recording (`flvDir`) is finished and closed: `info` is the recorder's (url: the file). */
+  recordDone: [info: StreamInfo, path: string];
+}
+
+/** How long close() waits for recordings to be written out before it lets go of them. */
+const CLOSE_RECORDINGS_MS = 1500;
+
+/**
+ * Hooks that must all allow, in order. A hook that renames the stream (channel keys: APP/KEY goes
+ * live as APP/ROOM) passes the new name to the hooks after it, and the result carries it.
+ */
+export function allOf<Request extends AuthorizeRequest = AuthorizeRequest>(
+  hooks: readonly (Authorize<Request> | undefined)[],
+): Authorize<Request> | undefined {
+  const list = hooks.filter((hook): hook is Authorize<Request> => hook !== undefined);
+  if (list.length === 0) return undefined;
+  if (list.length === 1) return list[0];
+  return async (request: Request): Promise<AuthorizeResult> => {
+    let current = request;
+    let renamed: string | undefined;
+    for (const hook of list) {
+      const result = await hook(current);
+      if (result === true) continue;
+      if (result === false || typeof result !== "object" || result === null) return false;
+      if (!result.allow) return result;
+      if (typeof result.name === "string" && result.name !== current.name) {
+        renamed = result.name;
+        current = { ...current, name: renamed };
+      }
+    }
+    return renamed === undefined ? true : { allow: true, name: renamed };
+  };
+}
+
+/** Refuses apps not in `apps`, publishing to apps with `live: false`, and the protocols an app turns off. */
+export function appsAuthorize(apps: readonly AppSettings[]): Authorize {
+  const byName = new Map(apps.map((app) => [app.name, app]));
+  return ({ action, protocol, app }) => {
+    const settings = byName.get(app);
+    if (settings === undefined) return { allow: false, reason: `unknown app "${app}"`, status: 403 };
+    if (action === "publish" && settings.live === false) {
+      return { allow: false, reason: `app "${app}" does not take publishers`, status: 403 };
+    }
+    if (action === "play" && protocol === "hls" && settings.hls === false) {
+      return { allow: false, reason: `app "${app}" is not served over HLS`, status: 403 };
+    }
+    if (action === "play" && (protocol === "http-flv" || protocol === "ws-flv") && settings.flv === false) {
+      return { allow: false, reason: `app "${app}" is not served over HTTP-FLV`, status: 403 };
+    }
+    return true;
+  };
+}
+
+/**
+ * The ready server: one hub, and the protocol servers that take it as their handler. Made by
+ * {@link createServer}; `listen()` opens every listener, `close()` ends it all.
+ */
+export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   readonly hub: StreamHub;
   readonly rtmp: RtmpServer;
   readonly flv: HttpFlvServer;
-  readonly #options: OnairServerOptions;
+  readonly config: Readonly<OnairConfig>;
+  /** The one hook every protocol asks (apps, keys, webhooks, the user's), before its own. */
+  readonly authorize: Authorize | undefined;
+  #rtmps: TlsServer | undefined;
   #recording: ReturnType<typeof recordStreams> | undefined;
+  #staticPush: StaticPush | undefined;
+  #closing: Promise<void> | undefined;
 
-  constructor(options: OnairServerOptions = {}) {
-    this.#options = options;
-    this.hub = new StreamHub(options.hub);
-    this.rtmp = createRtmpServer({ ...options.rtmp, handler: this.hub });
-    this.flv = createHttpFlvServer({ cors: options.cors ?? "*", ...options.flv, handler: this.hub });
+  constructor(config: OnairConfig = {}) {
+    super();
+    this.config = config;
+    this.hub = new StreamHub(config.hub);
+    const hooks: (Authorize | undefined)[] = [];
+    if (config.apps !== undefined) hooks.push(appsAuthorize(config.apps));
+    hooks.push(config.authorize);
+    this.authorize = allOf(hooks);
+    this.rtmp = createRtmpServer({
+      ...config.rtmp,
+      handler: this.hub,
+      authorize: allOf([this.authorize, config.rtmp?.authorize]),
+    });
+    this.flv = createHttpFlvServer({
+      cors: config.cors ?? "*",
+      ...config.flv,
+      handler: this.hub,
+      authorize: allOf([this.authorize, config.flv?.authorize]),
+    });
+    if (config.rtmps !== undefined) {
+      const { cert, key } = config.rtmps;
+      this.#rtmps = createTlsServer(
+        { cert, key, handshakeTimeout: config.rtmp?.handshakeTimeoutMs ?? 10_000 },
+        (socket) => this.rtmp.handleSocket(socket),
+      );
+      // A client that fails the TLS handshake is that client's problem; the server goes on (node
+      // destroys its socket).
+      this.#rtmps.on("tlsClientError", () => undefined);
+    }
   }
 
   /**
@@ -71,20 +159,57 @@ export class OnairServer {
    * already open are closed again and a {@link ServerStartError} names the port, the CLI flag
    * that sets it and the cause.
    */
-  async listen(): Promise<{ rtmp: AddressInfo; flv: AddressInfo }> {
-    const host = this.#options.host ?? "0.0.0.0";
+  async listen(): Promise<OnairAddresses> {
+    const config = this.config;
+    const host = config.host ?? "0.0.0.0";
     // Recording starts here rather than in the constructor, so that the recorder joins a stream
     // after the hub's "publish" listeners added before listen() (the CLI's log) have run.
-    if (this.#options.flvDir !== undefined) {
-      this.#recording ??= recordStreams(this.hub, { dir: this.#options.flvDir });
+    if (config.flvDir !== undefined && this.#recording === undefined) {
+      const recording = recordStreams(this.hub, { dir: config.flvDir });
+      this.#recording = recording;
+      this.hub.on("play", (info) => this.#watchRecording(recording.recordings, info));
     }
-    const rtmp = await this.#listenOne("RTMP", "--rtmp-port", host, this.#options.rtmpPort ?? 1935, (p, h) =>
-      this.rtmp.listen(p, h),
+    const pushRules = (config.apps ?? [])
+      .filter((app) => app.staticPush !== undefined && app.staticPush.length > 0)
+      .map((app) => ({ app: app.name, urls: app.staticPush ?? [] }));
+    if (pushRules.length > 0 && this.#staticPush === undefined) {
+      this.#staticPush = staticPush(this.hub, { rules: pushRules });
+    }
+    const rtmp = await this.#listenOne(
+      "RTMP",
+      "--rtmp-port",
+      config.rtmpHost ?? host,
+      config.rtmpPort ?? DEFAULT_PORTS.rtmp,
+      (p, h) => this.rtmp.listen(p, h),
     );
-    const flv = await this.#listenOne("HTTP-FLV", "--flv-port", host, this.#options.flvPort ?? 7001, (p, h) =>
-      this.flv.listen(p, h),
+    const addresses: OnairAddresses = { rtmp, flv: rtmp };
+    const tls = this.#rtmps;
+    if (tls !== undefined) {
+      addresses.rtmps = await this.#listenOne(
+        "RTMPS",
+        "--rtmps-port",
+        config.rtmps?.host ?? host,
+        config.rtmps?.port ?? DEFAULT_PORTS.rtmps,
+        (p, h) => listenTls(tls, p, h),
+      );
+    }
+    addresses.flv = await this.#listenOne(
+      "HTTP-FLV",
+      "--flv-port",
+      config.flvHost ?? host,
+      config.flvPort ?? DEFAULT_PORTS.flv,
+      (p, h) => this.flv.listen(p, h),
     );
-    return { rtmp, flv };
+    return addresses;
+  }
+
+  /** When `info` is a recorder of ours, emit `recordDone` once its file is finished. */
+  #watchRecording(recordings: ReadonlySet<FlvRecorder>, info: StreamInfo): void {
+    for (const recorder of recordings) {
+      if (recorder.info.id !== info.id) continue;
+      void recorder.finished.then(() => this.emit("recordDone", recorder.info, recorder.path));
+      return;
+    }
   }
 
   async #listenOne(
@@ -94,6 +219,7 @@ export class OnairServer {
     port: number,
     listen: (port: number, host: string) => Promise<AddressInfo>,
   ): Promise<AddressInfo> {
+    if (this.#closing !== undefined) throw new OnairError("ERR_SERVER_CLOSED", "the server was closed");
     try {
       return await listen(port, host);
     } catch (error) {
@@ -102,10 +228,57 @@ export class OnairServer {
     }
   }
 
-  /** Stop every listener, end every stream and close recordings. Idempotent. */
-  async close(): Promise<void> {
-    await this.#recording?.stop();
-    this.hub.close();
-    await Promise.all([this.rtmp.close(), this.flv.close()]);
+  /**
+   * Stop every listener, end every stream (RTMP publishers and players get their onStatus and a
+   * close, HTTP responses end), finish recordings. Resolves within about 2 s whatever the peers
+   * do: connections still open then are destroyed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
   }
+
+  async #close(): Promise<void> {
+    this.#staticPush?.stop();
+    const recording = this.#recording;
+    // Players and publishers are told first (the hub ends every stream and closes its writers),
+    // then the listeners stop and the sockets that are left go.
+    this.hub.close();
+    const tls = this.#rtmps;
+    await Promise.all([
+      this.rtmp.close(),
+      this.flv.close(),
+      tls === undefined
+        ? undefined
+        : new Promise<void>((resolve) => (tls.listening ? tls.close(() => resolve()) : resolve())),
+      recording === undefined ? undefined : withTimeout(recording.stop(), CLOSE_RECORDINGS_MS),
+    ]);
+  }
+}
+
+function listenTls(server: TlsServer, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    void promise.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** The ready server, from a config such as {@link loadConfig} returns (every field optional). */
+export function createServer(config: OnairConfig = {}): OnairServer {
+  return new OnairServer(config);
 }

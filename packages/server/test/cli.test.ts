@@ -13,57 +13,8 @@ import {
   tempDir,
   waitFor,
 } from "../../../test-support/media-tools.js";
-import { parseCliOptions } from "../src/index.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
-
-describe("CLI options", () => {
-  it("defaults to RTMP on 0.0.0.0:1935", () => {
-    expect(parseCliOptions([])).toEqual({
-      help: false,
-      options: { host: "0.0.0.0", rtmpPort: 1935, flvPort: 7001, hub: { gopCache: 1, batchWindowMs: 100 } },
-    });
-  });
-
-  it("takes --host and --rtmp-port, and refuses bad values", () => {
-    const parsed = parseCliOptions([
-      "--host",
-      "127.0.0.1",
-      "--rtmp-port",
-      "19350",
-      "--flv-port",
-      "0",
-      "--flv-dir",
-      "/tmp/r",
-    ]);
-    expect(parsed).toMatchObject({
-      options: { host: "127.0.0.1", rtmpPort: 19350, flvPort: 0, flvDir: "/tmp/r" },
-    });
-    expect(() => parseCliOptions(["--rtmp-port", "99999"])).toThrow(/--rtmp-port/);
-    expect(() => parseCliOptions(["--nope"])).toThrow();
-    expect(parseCliOptions(["-h"])).toEqual({ help: true });
-  });
-
-  it("passes connection limits to both protocol servers and addresses to /streams only when asked", () => {
-    const parsed = parseCliOptions([
-      "--max-connections",
-      "50",
-      "--max-connections-per-ip",
-      "4",
-      "--expose-addresses",
-    ]);
-    expect(parsed).toMatchObject({
-      options: {
-        rtmp: { maxConnections: 50, maxConnectionsPerIp: 4 },
-        flv: { maxConnections: 50, maxConnectionsPerIp: 4, exposeAddresses: true },
-      },
-    });
-    const defaults = parseCliOptions([]);
-    expect(defaults).not.toHaveProperty("options.rtmp");
-    expect(defaults).not.toHaveProperty("options.flv");
-    expect(() => parseCliOptions(["--max-connections-per-ip", "0"])).toThrow(/--max-connections-per-ip/);
-  });
-});
 
 describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
   it("serves RTMP and HTTP-FLV: logs one line per publish and play, and ffprobe decodes both", async () => {
@@ -83,9 +34,12 @@ describe.skipIf(!hasFfmpeg)("onair CLI with real peers", () => {
       // The players end with the publisher rather than wait for it to come back.
       "--republish-grace",
       "0",
+      "--rtmp-noauth",
+      "--no-hls",
+      "--no-api",
     ]);
     try {
-      await waitFor(() => server.stdout().includes("listening"), 20_000, "server start");
+      await waitFor(() => server.stdout().includes("onair ready"), 20_000, "server start");
       const publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${port}/live/cli`, { seconds: 4 });
       await waitFor(() => server.stdout().includes("publish live/cli"), 10_000, "publish log");
       const [probe, httpProbe] = await Promise.all([
@@ -138,14 +92,22 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 describe("pnpm start", () => {
   it("ends quietly with exit code 0 on Ctrl-C (SIGINT to the process group, pnpm included)", async () => {
-    const [port, flvPort] = [await freePort(), await freePort()];
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const start = spawnGroup(
       "pnpm",
-      ["start", "--host", "127.0.0.1", "--rtmp-port", String(port), "--flv-port", String(flvPort)],
+      [
+        "start",
+        "--host",
+        "127.0.0.1",
+        ...["--rtmp-port", "--flv-port", "--hls-port", "--api-port"].flatMap((flag, i) => [
+          flag,
+          String(ports[i]),
+        ]),
+      ],
       root,
     );
     try {
-      await waitFor(() => start.output().includes("HTTP-FLV listening"), 20_000, "server start");
+      await waitFor(() => start.output().includes("onair ready"), 20_000, "server start");
       killGroup(start.child, "SIGINT");
       expect(await start.exited).toBe(0);
       expect(start.output()).toContain("shutting down");
@@ -164,7 +126,9 @@ describe("pnpm start", () => {
     expect(help.output()).not.toMatch(/tsc -p|listening/);
     const bad = spawnGroup("pnpm", ["start", "--rtmp-port", "99999"], root);
     expect(await bad.exited).toBe(2);
-    expect(bad.output()).toContain('--rtmp-port must be a port number, got "99999"');
+    expect(bad.output()).toContain(
+      'onair: --rtmp-port must be a port number (0 to 65535; 0 picks a free one), got "99999"',
+    );
     expect(bad.output()).not.toMatch(/tsc -p|listening/);
   });
 
@@ -227,6 +191,9 @@ describe.skipIf(!hasFfmpeg)("onair CLI logs and /streams", () => {
       dir.path,
       "--republish-grace",
       "0",
+      "--rtmp-noauth",
+      "--no-hls",
+      "--no-api",
     ]);
     try {
       await waitFor(() => server.stdout().includes("HTTP-FLV listening"), 20_000, "server start");

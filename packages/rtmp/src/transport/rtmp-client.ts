@@ -1,4 +1,5 @@
-import { connect as netConnect } from "node:net";
+import { isIP, connect as netConnect } from "node:net";
+import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import { SafeEventEmitter } from "@onair/core";
 import type { AmfValue } from "../codec/amf.js";
 import type { RtmpCommand, StatusInfo } from "../codec/command.js";
@@ -19,6 +20,11 @@ export interface RtmpClientOptions {
   idleTimeoutMs?: number;
   /** flashVer sent in connect. Default "FMLE/3.0 (compatible; onair)". */
   flashVer?: string;
+  /**
+   * TLS options for rtmps:// URLs (`ca` for a private CA, `rejectUnauthorized: false` for a
+   * self-signed test certificate, ...). The host and port come from the URL.
+   */
+  tls?: Omit<ConnectionOptions, "host" | "port">;
 }
 
 export interface RtmpClientEvents {
@@ -65,12 +71,21 @@ export class RtmpClient extends SafeEventEmitter<RtmpClientEvents> {
   /** Connect to `url` ("rtmp://host[:port]/app[?query]") and complete the RTMP connect. */
   static async connect(url: string | URL, options: RtmpClientOptions = {}): Promise<RtmpClient> {
     const target = new URL(url);
-    if (target.protocol !== "rtmp:") throw new TypeError(`not an rtmp:// URL: ${target.href}`);
+    if (target.protocol !== "rtmp:" && target.protocol !== "rtmps:") {
+      throw new TypeError(`not an rtmp:// or rtmps:// URL: ${target.href}`);
+    }
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
-    const socket = netConnect({
-      host: target.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(target.port || 1935),
-    });
+    const host = target.hostname.replace(/^\[|\]$/g, "");
+    // rtmps:// is RTMP over TLS, on port 443 unless the URL names one (as ffmpeg and OBS do).
+    const socket =
+      target.protocol === "rtmps:"
+        ? tlsConnect({
+            ...options.tls,
+            host,
+            port: Number(target.port || 443),
+            ...(isIP(host) === 0 ? { servername: host } : {}),
+          })
+        : netConnect({ host, port: Number(target.port || 1935) });
     const connection = new RtmpConnection(socket, "client", {
       maxMessageSize: options.maxMessageSize,
       idleTimeoutMs: options.idleTimeoutMs,

@@ -205,6 +205,15 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     return this.#closing;
   }
 
+  /**
+   * Serve a connection accepted elsewhere, as if this server's own listener had accepted it: a
+   * `tls.Server`'s sockets for RTMPS, or a socket from the user's own `net.Server`. The same limits,
+   * counters, handler and authorize apply, and `close()` ends it with the others.
+   */
+  handleSocket(socket: Socket): void {
+    this.#accept(socket);
+  }
+
   #accept(socket: Socket): void {
     if (this.#closing !== undefined) {
       socket.destroy();
