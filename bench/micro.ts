@@ -2,7 +2,8 @@
  * Micro-benchmarks of the codecs on the hot path: MB/s, and heap bytes allocated per operation
  * (measured with --expose-gc around a fixed number of runs, with a young generation large enough
  * that no collection runs in between). `pnpm bench:micro`.
- * The MPEG-TS muxer does not exist yet (HLS is a later issue).
+ * The HLS rows mux one second of the bench's 720p stream (30 H.264 frames of 11 KB, the first an
+ * IDR, and 43 AAC frames) through the MPEG-TS and the fMP4 muxer.
  */
 
 import { PerformanceObserver } from "node:perf_hooks";
@@ -10,11 +11,13 @@ import {
   BatchingWriter,
   type ByteOutput,
   createMediaPacket,
+  type MediaPacket,
   nextStreamId,
   StreamHub,
   StreamSource,
 } from "@onair/core";
 import { flvTagEncoder } from "@onair/flv";
+import { Fmp4Muxer, TsMuxer } from "@onair/hls";
 import {
   ChunkDecoder,
   ChunkEncoder,
@@ -108,6 +111,76 @@ function fanOutWindow(): () => void {
   };
 }
 
+/** The sequence headers of the bench's 720p stream (libx264 High 3.1, AAC-LC 44.1 kHz stereo). */
+const avcSequenceHeader = createMediaPacket(
+  "video",
+  0,
+  Buffer.from(
+    "17000000000164001fffe100256764001facd9405005bb0110000003001000000303c60400027ac40004f58e4a30078c18cb01000468efbcb0",
+    "hex",
+  ),
+  { sequenceHeader: true },
+);
+const aacSequenceHeader = createMediaPacket("audio", 0, Buffer.from("af001210", "hex"), {
+  sequenceHeader: true,
+});
+
+/** One second of media: 30 video frames of ~11 KB (an IDR first) and 43 AAC frames, in DTS order. */
+function hlsSecond(): MediaPacket[] {
+  const videoFrame = (keyframe: boolean): Buffer => {
+    const nal = Buffer.alloc(frame.length - 9, 0x5a);
+    nal[0] = keyframe ? 0x65 : 0x41;
+    const head = Buffer.from([keyframe ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, 0]);
+    head.writeUInt32BE(nal.length, 5);
+    return Buffer.concat([head, nal]);
+  };
+  const key = videoFrame(true);
+  const delta = videoFrame(false);
+  const aac = Buffer.concat([Buffer.from([0xaf, 0x01]), Buffer.alloc(188, 0x21)]);
+  const packets: MediaPacket[] = [];
+  for (let v = 0, a = 0; v < 30 || a < 43; ) {
+    const vt = Math.round((v * 1000) / 30);
+    const at = Math.round((a * 1024 * 1000) / 44_100);
+    if (v < 30 && (a >= 43 || vt <= at)) {
+      packets.push(createMediaPacket("video", vt, v === 0 ? key : delta, { keyframe: v === 0 }));
+      v += 1;
+    } else {
+      packets.push(createMediaPacket("audio", at, aac));
+      a += 1;
+    }
+  }
+  return packets;
+}
+const second = hlsSecond();
+const secondBytes = second.reduce((sum, p) => sum + p.payload.length, 0);
+
+/** Muxes `second` again and again, timestamps running on. */
+function tsMuxSecond(): () => void {
+  const muxer = new TsMuxer();
+  muxer.push(avcSequenceHeader);
+  muxer.push(aacSequenceHeader);
+  let offset = 0;
+  return () => {
+    muxer.startSegment();
+    for (const p of second) muxer.push(createMediaPacket(p.kind, p.timestamp + offset, p.payload, p));
+    offset += 1000;
+  };
+}
+
+/** The same second through the fMP4 muxer, flushed as one fragment (a 1 s segment). */
+function fmp4MuxSecond(): () => void {
+  const muxer = new Fmp4Muxer();
+  muxer.push(avcSequenceHeader);
+  muxer.push(aacSequenceHeader);
+  muxer.initSegment();
+  let offset = 0;
+  return () => {
+    for (const p of second) muxer.push(createMediaPacket(p.kind, p.timestamp + offset, p.payload, p));
+    offset += 1000;
+    muxer.flush(offset);
+  };
+}
+
 const cases: Case[] = [
   {
     name: "encodeChunks (11 KB video, chunk 4096)",
@@ -149,9 +222,19 @@ const cases: Case[] = [
     allocationUnits: 3000,
     allocationUnit: "per packet per player",
   },
+  {
+    name: "TsMuxer: 1 s of 720p (30 video + 43 AAC frames) into TS",
+    bytesPerOp: secondBytes,
+    run: tsMuxSecond(),
+  },
+  {
+    name: "Fmp4Muxer: the same second into one moof + mdat",
+    bytesPerOp: secondBytes,
+    run: fmp4MuxSecond(),
+  },
 ];
 
-const bench = new Bench({ time: 500 });
+const bench = new Bench({ time: Number(process.env.MICRO_TIME_MS ?? 500) });
 for (const c of cases) bench.add(c.name, c.run);
 await bench.run();
 
