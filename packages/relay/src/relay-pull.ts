@@ -26,7 +26,8 @@ export interface RelayPullOptions extends RelayCommonOptions, RelayTarget {
 
 /**
  * Plays a remote RTMP or HTTP-FLV stream and publishes it into a hub as APP/NAME. Each connection
- * is one {@link StreamReader} handed to `hub.handleReader` (the `reader` getter while live), so a
+ * is one {@link StreamReader}, handed to `hub.handleReader` when its first packet arrives (the
+ * relay is then `live`; the `reader` getter gives it), so a
  * relay that reconnects is a publisher coming back: the hub's republish grace keeps the local
  * players, with time running forward. When the remote stream ends or the connection drops, the
  * relay tries again with backoff until `stop()`.
@@ -113,14 +114,20 @@ export class RelayPull extends Relay {
       reader.close();
       return;
     }
-    const source = this.#publish(generation);
-    if (source === undefined) {
-      reader.close();
-      return;
-    }
-    // Packets the client kept since Play.Start go out now.
+    // The hub gets the reader at the first packet: nginx-rtmp says Play.Start before its
+    // stream has a publisher, and an empty stream is not live.
+    let source: StreamSource | undefined;
     const sink: PacketSink = {
-      packet: (packet) => source.push(packet),
+      packet: (packet) => {
+        if (source === undefined) {
+          source = this.#publish(generation);
+          if (source === undefined) {
+            reader.close();
+            return;
+          }
+        }
+        source.push(packet);
+      },
       end: (error) => this.reportDown(generation, error ?? remoteEnded(this.remote.display)),
     };
     reader.attach(sink);

@@ -164,8 +164,8 @@ describe("RelayPull", () => {
     expect(events).toContain("disconnected:ERR_RELAY_REMOTE_ENDED");
     expect(player.closed).toBe(false);
     const second = publish(remote.hub, "live", "cam");
-    await vi.waitFor(() => expect(events.filter((e) => e === "live")).toHaveLength(2), 5000);
     for (const p of [avcHeader(), aacHeader(), ...gopPackets(0, 1)]) second.push(p);
+    await vi.waitFor(() => expect(events.filter((e) => e === "live")).toHaveLength(2), 5000);
     await vi.waitFor(() => expect(videoKeyframes(player.packets).length).toBe(3), 5000);
     expect(player.discontinuities).toBe(1);
     expect(player.closed).toBe(false);
