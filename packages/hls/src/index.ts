@@ -19,6 +19,26 @@ export type {
   HlsVariant,
 } from "./hls-source.js";
 export {
+  HLS_SEGMENTER_DEFAULTS,
+  HlsSegmenter,
+  type HlsSegmenterOptions,
+  type HlsSegmenterStats,
+} from "./segment/hls-segmenter.js";
+export {
+  HLS_STREAMS_DEFAULTS,
+  HlsStreams,
+  type HlsStreamsOptions,
+  type HlsStreamsStats,
+} from "./segment/hls-streams.js";
+export {
+  type LowLatencyPlaylist,
+  type MediaPlaylistModel,
+  type PlaylistPart,
+  type PlaylistSegment,
+  renderMediaPlaylist,
+} from "./segment/media-playlist.js";
+export { HlsSegmentBudget } from "./segment/segment-budget.js";
+export {
   type HlsHandlerOptions,
   type HlsHandlerStats,
   type HlsRequestHandler,
@@ -26,3 +46,9 @@ export {
 } from "./transport/hls-handler.js";
 export { HLS_FILE_EXTENSIONS, type HlsTarget, parseHlsPath } from "./transport/hls-path.js";
 export type { HlsRequest, HlsResponse } from "./transport/hls-response.js";
+export {
+  createHlsServer,
+  HlsServer,
+  type HlsServerOptions,
+  type HlsServerStats,
+} from "./transport/hls-server.js";
