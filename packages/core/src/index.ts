@@ -24,7 +24,13 @@ export {
 } from "./media-packet.js";
 export { SafeEventEmitter } from "./safe-event-emitter.js";
 export { DEFAULT_SLOW_PLAYER_POLICY, type SlowPlayerPolicy } from "./slow-player-policy.js";
-export { Stream, type StreamStats } from "./stream.js";
+export {
+  type MediaCounts,
+  type PlayerStats,
+  type PublisherStats,
+  Stream,
+  type StreamStats,
+} from "./stream.js";
 export {
   DEFAULT_BATCH_WINDOW_MS,
   DEFAULT_HUB_LIMITS,

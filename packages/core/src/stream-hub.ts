@@ -2,7 +2,7 @@ import createDebug from "debug";
 import { StreamError, StreamErrorCode } from "./errors.js";
 import { SafeEventEmitter } from "./safe-event-emitter.js";
 import { DEFAULT_SLOW_PLAYER_POLICY, type SlowPlayerPolicy } from "./slow-player-policy.js";
-import { Stream, type StreamOptions, type StreamStats } from "./stream.js";
+import { type MediaCounts, Stream, type StreamOptions, type StreamStats } from "./stream.js";
 import type { Handler, StreamInfo, StreamReader, StreamWriter } from "./stream-types.js";
 
 const debug = createDebug("onair:core:hub");
@@ -90,6 +90,34 @@ export interface StreamHubCounters {
   idlePublishersClosed: number;
   /** Publishers that took over a stream within the republish grace. */
   republishes: number;
+  /**
+   * Payload bytes and packets received from publishers since the hub was made, streams that
+   * ended included (FLV tag bodies: wire framing not counted).
+   */
+  bytesIn: number;
+  packetsIn: number;
+  /** Payload bytes and packets given to players (queued to their writers) since the hub was made. */
+  bytesOut: number;
+  packetsOut: number;
+}
+
+function totalOf(counts: MediaCounts): { bytes: number; packets: number } {
+  return {
+    bytes: counts.videoBytes + counts.audioBytes + counts.dataBytes,
+    packets: counts.videoPackets + counts.audioPackets + counts.dataPackets,
+  };
+}
+
+function addTotals(
+  to: { bytesIn: number; packetsIn: number; bytesOut: number; packetsOut: number },
+  stream: Stream,
+): void {
+  const received = totalOf(stream.inCounts());
+  const given = totalOf(stream.outCounts());
+  to.bytesIn += received.bytes;
+  to.packetsIn += received.packets;
+  to.bytesOut += given.bytes;
+  to.packetsOut += given.packets;
 }
 
 /** What the idle check remembers of a live stream between two runs. */
@@ -117,12 +145,14 @@ export class StreamHub extends SafeEventEmitter<StreamHubEvents> implements Hand
     maxStreams: number;
     maxPlayersPerStream: number;
   };
-  readonly #counters: StreamHubCounters = {
+  readonly #counters: Omit<StreamHubCounters, "bytesIn" | "packetsIn" | "bytesOut" | "packetsOut"> = {
     refused: {},
     slowPlayersClosed: 0,
     idlePublishersClosed: 0,
     republishes: 0,
   };
+  /** What streams the hub forgot had received and given, so the totals never go down. */
+  readonly #retired = { bytesIn: 0, packetsIn: 0, bytesOut: 0, packetsOut: 0 };
   #closed = false;
 
   constructor(options: StreamHubOptions = {}) {
@@ -162,7 +192,9 @@ export class StreamHub extends SafeEventEmitter<StreamHubEvents> implements Hand
 
   /** A snapshot of what the hub refused or closed since it was made. */
   counters(): StreamHubCounters {
-    return { ...this.#counters, refused: { ...this.#counters.refused } };
+    const totals = { ...this.#retired };
+    for (const stream of this.#streams.values()) addTotals(totals, stream);
+    return { ...this.#counters, refused: { ...this.#counters.refused }, ...totals };
   }
 
   handleReader(reader: StreamReader): void {
@@ -263,7 +295,10 @@ export class StreamHub extends SafeEventEmitter<StreamHubEvents> implements Hand
     if (grace !== undefined) clearTimeout(grace);
     this.#graceTimers.delete(stream);
     stream.dispose();
-    if (this.#streams.get(stream.key) === stream) this.#streams.delete(stream.key);
+    if (this.#streams.get(stream.key) === stream) {
+      this.#streams.delete(stream.key);
+      addTotals(this.#retired, stream);
+    }
   }
 
   #clearWaitTimer(writer: StreamWriter): void {

@@ -38,7 +38,71 @@ class Subscriber {
   skipping = false;
   skippingSince = 0;
   closing = false;
+  /** Payload bytes and packets handed to the writer, by kind (script data is `data`). */
+  videoBytes = 0;
+  videoPackets = 0;
+  audioBytes = 0;
+  audioPackets = 0;
+  dataBytes = 0;
+  dataPackets = 0;
+  readonly joinedAt = Date.now();
   constructor(readonly writer: StreamWriter) {}
+
+  /** Count a packet written to this writer: two additions, no allocation. */
+  wrote(kind: MediaPacket["kind"], size: number): void {
+    if (kind === "video") {
+      this.videoBytes += size;
+      this.videoPackets += 1;
+    } else if (kind === "audio") {
+      this.audioBytes += size;
+      this.audioPackets += 1;
+    } else {
+      this.dataBytes += size;
+      this.dataPackets += 1;
+    }
+  }
+}
+
+/**
+ * Payload bytes and packets by kind (FLV tag bodies, as received from the publisher; wire
+ * framing not counted). `data` is script data (metadata).
+ */
+export interface MediaCounts {
+  videoBytes: number;
+  videoPackets: number;
+  audioBytes: number;
+  audioPackets: number;
+  dataBytes: number;
+  dataPackets: number;
+}
+
+/** What one player (writer) of a stream was given since it joined. */
+export interface PlayerStats extends MediaCounts {
+  info: StreamInfo;
+  /** `Date.now()` when it was added to the stream. */
+  joinedAt: number;
+  /** Bytes queued in the writer and its transport now. */
+  bufferedBytes: number;
+}
+
+/** What the current publisher (reader) sent since it took the stream. */
+export interface PublisherStats extends MediaCounts {
+  info: StreamInfo;
+  /** `Date.now()` when it took the stream. */
+  startedAt: number;
+}
+
+function emptyCounts(): MediaCounts {
+  return { videoBytes: 0, videoPackets: 0, audioBytes: 0, audioPackets: 0, dataBytes: 0, dataPackets: 0 };
+}
+
+function addCounts(to: MediaCounts, from: MediaCounts): void {
+  to.videoBytes += from.videoBytes;
+  to.videoPackets += from.videoPackets;
+  to.audioBytes += from.audioBytes;
+  to.audioPackets += from.audioPackets;
+  to.dataBytes += from.dataBytes;
+  to.dataPackets += from.dataPackets;
 }
 
 /** Live statistics of one stream. */
@@ -46,8 +110,21 @@ export interface StreamStats {
   key: string;
   publisher: StreamInfo | undefined;
   players: StreamInfo[];
+  /** Payload packets and bytes received since the stream was made (all its publishers). */
   packets: number;
   bytes: number;
+  /** Received since the stream was made, by kind; `bytes` is their sum. */
+  videoBytes: number;
+  videoPackets: number;
+  audioBytes: number;
+  audioPackets: number;
+  /** The current publisher's share of the counts above, since it took the stream. */
+  publisherStats: PublisherStats | undefined;
+  /** Per player, in the order of `players`: what it was given since it joined. */
+  playerStats: PlayerStats[];
+  /** Payload bytes given to this stream's players since the stream was made, those that left included. */
+  bytesOut: number;
+  packetsOut: number;
   startedAt: number | undefined;
   /** Publishers that took over within the republish grace. */
   republishes: number;
@@ -106,6 +183,14 @@ export class Stream implements PacketSink {
   };
   #packets = 0;
   #bytes = 0;
+  #videoBytes = 0;
+  #videoPackets = 0;
+  #audioBytes = 0;
+  #audioPackets = 0;
+  /** The counts when the current reader took the stream, for {@link PublisherStats}. */
+  #readerBase: MediaCounts = emptyCounts();
+  /** What players that left were given. */
+  readonly #departed: MediaCounts = emptyCounts();
   #startedAt: number | undefined;
   #hasVideo = false;
   #everPublished = false;
@@ -163,13 +248,72 @@ export class Stream implements PacketSink {
     return this.#packets;
   }
 
+  /** Payload bytes received since the stream was made (all its publishers). */
+  get bytesIn(): number {
+    return this.#bytes;
+  }
+
+  /** Payload bytes and packets given to players since the stream was made, those that left included. */
+  outCounts(): MediaCounts {
+    const counts = { ...this.#departed };
+    for (const subscriber of this.#subscribers) addCounts(counts, subscriber);
+    return counts;
+  }
+
+  /** Received since the stream was made, by kind. */
+  inCounts(): MediaCounts {
+    return {
+      videoBytes: this.#videoBytes,
+      videoPackets: this.#videoPackets,
+      audioBytes: this.#audioBytes,
+      audioPackets: this.#audioPackets,
+      dataBytes: this.#bytes - this.#videoBytes - this.#audioBytes,
+      dataPackets: this.#packets - this.#videoPackets - this.#audioPackets,
+    };
+  }
+
   stats(): StreamStats {
+    const out = this.outCounts();
+    const reader = this.#reader;
+    let publisherStats: PublisherStats | undefined;
+    if (reader !== undefined) {
+      const now = this.inCounts();
+      const base = this.#readerBase;
+      publisherStats = {
+        info: reader.info,
+        startedAt: this.#startedAt ?? Date.now(),
+        videoBytes: now.videoBytes - base.videoBytes,
+        videoPackets: now.videoPackets - base.videoPackets,
+        audioBytes: now.audioBytes - base.audioBytes,
+        audioPackets: now.audioPackets - base.audioPackets,
+        dataBytes: now.dataBytes - base.dataBytes,
+        dataPackets: now.dataPackets - base.dataPackets,
+      };
+    }
     return {
       key: this.key,
-      publisher: this.#reader?.info,
+      publisher: reader?.info,
       players: this.#subscribers.map((s) => s.writer.info),
       packets: this.#packets,
       bytes: this.#bytes,
+      videoBytes: this.#videoBytes,
+      videoPackets: this.#videoPackets,
+      audioBytes: this.#audioBytes,
+      audioPackets: this.#audioPackets,
+      publisherStats,
+      playerStats: this.#subscribers.map((s) => ({
+        info: s.writer.info,
+        joinedAt: s.joinedAt,
+        bufferedBytes: s.writer.bufferedBytes,
+        videoBytes: s.videoBytes,
+        videoPackets: s.videoPackets,
+        audioBytes: s.audioBytes,
+        audioPackets: s.audioPackets,
+        dataBytes: s.dataBytes,
+        dataPackets: s.dataPackets,
+      })),
+      bytesOut: out.videoBytes + out.audioBytes + out.dataBytes,
+      packetsOut: out.videoPackets + out.audioPackets + out.dataPackets,
       startedAt: this.#startedAt,
       republishes: this.#republishes,
       gopCacheBytes: this.#cache.bytes,
@@ -188,6 +332,7 @@ export class Stream implements PacketSink {
     this.#everPublished = true;
     this.#reader = reader;
     this.#startedAt = Date.now();
+    this.#readerBase = this.inCounts();
     this.#hasVideo = false;
     if (republish) {
       this.#republishes += 1;
@@ -238,7 +383,10 @@ export class Stream implements PacketSink {
       this.#closeSlow(subscriber);
       return;
     }
-    const gops = this.#cache.forEachWithin(room, (packet) => writer.write(packet));
+    const gops = this.#cache.forEachWithin(room, (packet) => {
+      writer.write(packet);
+      subscriber.wrote(packet.kind, packet.payload.length);
+    });
     if (gops === 0 && this.#hasVideo) {
       subscriber.skipping = true;
       subscriber.skippingSince = NOT_BEHIND;
@@ -249,6 +397,7 @@ export class Stream implements PacketSink {
   #removeWriter(writer: StreamWriter): void {
     const index = this.#subscribers.findIndex((s) => s.writer === writer);
     if (index === -1) return;
+    addCounts(this.#departed, this.#subscribers[index]);
     this.#subscribers.splice(index, 1);
     this.onWriterLeave?.(this, writer);
   }
@@ -269,8 +418,13 @@ export class Stream implements PacketSink {
     const kind = packet.kind;
     const header = packet.sequenceHeader || kind === "script";
     if (kind === "video") {
+      this.#videoBytes += size;
+      this.#videoPackets += 1;
       this.#hasVideo = true;
       if (packet.keyframe) this.#resuming = false;
+    } else if (kind === "audio") {
+      this.#audioBytes += size;
+      this.#audioPackets += 1;
     }
     if (this.#previousHeaders) this.#dropPreviousHeaders(packet);
     if (this.#resuming && header && this.#repeatsHeader(packet)) {
@@ -299,7 +453,10 @@ export class Stream implements PacketSink {
           // Headers still go through so the player's decoder stays configured.
           if (header) {
             if (buffered > closeAbove) this.#closeSlow(subscriber);
-            else writer.write(packet);
+            else {
+              writer.write(packet);
+              subscriber.wrote(kind, size);
+            }
           } else if (subscriber.skippingSince === NOT_BEHIND) {
             if (buffered > skipBytes) subscriber.skippingSince = Date.now();
           } else if (Date.now() - subscriber.skippingSince > policy.closeAfterMs) {
@@ -319,6 +476,7 @@ export class Stream implements PacketSink {
         continue;
       }
       writer.write(packet);
+      subscriber.wrote(kind, size);
     }
     if (subscribers.length === 0) return;
     if (immediate) {
@@ -394,6 +552,8 @@ export class Stream implements PacketSink {
   /** End every writer with `error` (undefined = a normal end). */
   closeWriters(error?: Error): void {
     for (const subscriber of [...this.#subscribers]) subscriber.writer.close(error);
+    // Writers that did not report their close at once leave now; their counts stay.
+    for (const subscriber of this.#subscribers) addCounts(this.#departed, subscriber);
     this.#subscribers = [];
   }
 
