@@ -227,6 +227,33 @@ describe.skipIf(!hasFfmpeg)("fMP4 from ffmpeg's FLV, read by ffprobe, ffmpeg and
     }
   });
 
+  it("MP3 (libmp3lame at 44.1 and 22.05 kHz): mp4a with objectTypeIndication 0x6B / 0x69, every frame decoded", async () => {
+    for (const [rate, codec] of [
+      [44100, "mp4a.6B"],
+      [22050, "mp4a.69"],
+    ] as const) {
+      const flv = join(dir.path, `mp3-${rate}.flv`);
+      await ffmpeg([
+        ...["-f", "lavfi", "-i", `sine=frequency=440:sample_rate=${rate}:duration=2`],
+        ...["-c:a", "libmp3lame", "-b:a", "64k", "-f", "flv", flv],
+      ]);
+      const packets = readPackets(flv);
+      const muxed = mux(packets);
+      expect(muxed.codecs).toBe(codec);
+      const mp4 = join(dir.path, `mp3-${rate}.mp4`);
+      writeMp4(mp4, muxed);
+      const probed = await probe(mp4);
+      expect(probed.stderr).toBe("");
+      expect(probed.streams[0]).toMatchObject({ codec_name: "mp3", sample_rate: String(rate) });
+      expect(Number(probed.streams[0].nb_read_frames)).toBe(packets.filter(isFrame).length);
+      expect(muxed.pushed.audio).toBe(packets.filter(isFrame).length);
+      const frame = rate === 44100 ? 1152 : 576;
+      const pts = probed.packets.map((p) => p.pts);
+      for (let i = 1; i < pts.length; i++) expect(pts[i] - pts[i - 1]).toBe(frame);
+      expect(await decodeErrors(mp4)).toBe("");
+    }
+  });
+
   it("HEVC (libx265 in Enhanced RTMP hvc1 tags, 426x240 with a conformance window): ffprobe reads hevc and decodes every frame", async () => {
     const raw = join(dir.path, "x265.hevc");
     await ffmpeg([
