@@ -34,3 +34,38 @@ export function splitAnnexB(data: Buffer): Buffer[] {
   if (start >= 0) units.push(data.subarray(start));
   return units;
 }
+
+const nalType = (nal: Buffer): number => (nal[0] >> 1) & 0x3f;
+
+/**
+ * An hvcC whose profile, tier and level fields come from the SPS (general_profile_tier_level: the
+ * 12 bytes after the SPS's NAL header and first byte), as an encoder writes it; parsers that
+ * build codec strings (fMP4's hvc1.x.x.Lx.x) read them.
+ */
+export function hvcCFromSps(sets: { vps: Buffer; sps: Buffer; pps: Buffer }): Buffer {
+  const record = hvcC(sets);
+  sets.sps.copy(record, 1, 3, 15);
+  record[13] = 0xf0; // reserved, min_spatial_segmentation_idc 0
+  record[15] = 0xfc; // reserved, parallelismType 0
+  record[16] = 0xfd; // reserved, chroma_format_idc 1 (4:2:0)
+  record[17] = 0xf8; // reserved, bit_depth_luma_minus8 0
+  record[18] = 0xf8; // reserved, bit_depth_chroma_minus8 0
+  return record;
+}
+
+/** A libx265 Annex B stream (with AUDs) as access units: an hvcC and length-prefixed frames. */
+export function hevcAccessUnits(raw: Buffer): { record: Buffer; units: { irap: boolean; data: Buffer }[] } {
+  const units: Buffer[][] = [];
+  for (const nal of splitAnnexB(raw)) {
+    if (nalType(nal) === 35 || units.length === 0) units.push([]);
+    units[units.length - 1].push(nal);
+  }
+  const first = (type: number): Buffer => units.flat().find((n) => nalType(n) === type) as Buffer;
+  return {
+    record: hvcCFromSps({ vps: first(32), sps: first(33), pps: first(34) }),
+    units: units.map((unit) => ({
+      irap: unit.some((n) => nalType(n) >= 16 && nalType(n) <= 23),
+      data: Buffer.concat(unit.flatMap((n) => [Buffer.from([0, 0, n.length >> 8, n.length & 0xff]), n])),
+    })),
+  };
+}
