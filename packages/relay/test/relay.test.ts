@@ -179,6 +179,8 @@ describe("RelayPull", () => {
     expect(events.at(-1)).toBe("stopped");
     expect(local.isLive("here/cam")).toBe(false);
     await vi.waitFor(() => expect(remote.hub.get("live/cam")?.writerCount ?? 0).toBe(0), 5000);
+    // No connection left behind: the remote server sees none.
+    await vi.waitFor(() => expect(remote.server.stats().connections).toBe(0), 5000);
   });
 
   it("retries when the local key is taken (ERR_STREAM_BUSY) and stops when the hub closes", async () => {
@@ -290,6 +292,7 @@ describe("RelayPush", () => {
     expect(events.at(-1)).toBe("stopped");
     expect(local.get("live/cam")).toBeUndefined();
     await vi.waitFor(() => expect(remote.hub.isLive("in/cam")).toBe(false), 5000);
+    await vi.waitFor(() => expect(remote.server.stats().connections).toBe(0), 5000);
   });
 
   it("is closed by the hub's slow-player policy like any player, then retries", async () => {
