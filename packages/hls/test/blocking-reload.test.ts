@@ -138,6 +138,33 @@ describe("blocking playlist reload over HTTP", () => {
     expect((await held).status).toBe(200);
   });
 
+  it("answers at once for a segment that already left the playlist (RFC 8216bis 6.2.5.2)", async () => {
+    const { port, source } = await start();
+    source.completeSegment(); // 1 complete, 2 in progress
+    source.addPart();
+    source.completeSegment(); // 2 complete, 3 in progress
+    source.firstMsn = 2;
+    expect(source.has(0)).toBe(false);
+    expect((await httpRequest(port, "/live/a.m3u8?_HLS_msn=0")).status).toBe(200);
+    expect((await httpRequest(port, "/live/a.m3u8?_HLS_msn=0&_HLS_part=4")).status).toBe(200);
+    expect(handler?.stats().held).toBe(0);
+  });
+
+  it("treats a part past the last part of a completed segment as part 0 of the next", async () => {
+    const { port, source } = await start();
+    source.strictParts = true;
+    source.addPart(); // 1.1
+    const pastLast = httpRequest(port, "/live/a.m3u8?_HLS_msn=1&_HLS_part=2");
+    await until(() => handler?.stats().held === 1, "the held request");
+    source.completeSegment(); // segment 1 ends with two parts; segment 2 has none yet
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(handler?.stats().held).toBe(1);
+    source.addPart(); // 2.0
+    const answer = await pastLast;
+    expect(answer.status).toBe(200);
+    expect(answer.body.toString()).toContain('URI="a/2.0.m4s"');
+  });
+
   it("refuses malformed directives and _HLS_part without _HLS_msn with 400", async () => {
     const { port } = await start();
     for (const query of [

@@ -36,8 +36,19 @@ export class FakeSource implements HlsPlaylistSource {
     this.files.set("init.mp4", { bytes: Buffer.from("init-section"), contentType: "video/mp4" });
   }
 
+  /** The oldest segment still in the playlist. */
+  firstMsn = 0;
+  /** has() of a complete segment is true only for its own parts (else for any part index). */
+  strictParts = false;
+  /** Parts per segment, by msn. */
+  readonly partCounts = new Map<number, number>();
+
   has(msn: number, part?: number): boolean {
-    if (msn <= this.completeMsn) return msn >= 0;
+    if (msn < this.firstMsn) return false;
+    if (msn <= this.completeMsn) {
+      if (part === undefined || !this.strictParts) return msn >= 0;
+      return part < (this.partCounts.get(msn) ?? 0);
+    }
     if (msn !== this.lastMsn || part === undefined) return false;
     return part <= this.lastPart;
   }
@@ -78,6 +89,7 @@ export class FakeSource implements HlsPlaylistSource {
   addPart(): void {
     if (this.lastMsn === this.completeMsn) this.lastMsn += 1;
     this.lastPart += 1;
+    this.partCounts.set(this.lastMsn, this.lastPart + 1);
     this.files.set(`${this.lastMsn}.${this.lastPart}.m4s`, {
       bytes: Buffer.from(`part ${this.lastMsn}.${this.lastPart}`),
       contentType: "video/mp4",

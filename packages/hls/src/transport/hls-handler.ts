@@ -118,6 +118,22 @@ function hasContent(source: HlsPlaylistSource): boolean {
   return last >= 0 && (source.has(last) || (last > 0 && source.has(last - 1)));
 }
 
+/**
+ * Whether a blocking reload for segment `msn` (part `part`, -1: the whole segment) can be answered:
+ * - the segment or part is in the playlist (`has`);
+ * - RFC 8216bis 6.2.5.2: the whole playlist is delivered even when the requested segment is no
+ *   longer in it, so any segment before the one in progress (or, outside low-latency mode, the
+ *   newest one) counts as there;
+ * - a part index past the last part of a segment that completed means part 0 of the next segment.
+ */
+function blockingReady(source: HlsPlaylistSource, msn: number, part: number): boolean {
+  const lastMsn = source.lastMsn;
+  if (part < 0) return msn < lastMsn || source.has(msn);
+  if (source.has(msn, part)) return true;
+  if (msn === lastMsn - 1) return source.has(lastMsn, 0);
+  return msn < lastMsn - 1;
+}
+
 const DIRECTIVE = /^\d{1,15}$/;
 
 /**
@@ -203,8 +219,7 @@ export function hlsHandler(
         const source = held.source;
         if (source.ended) return true;
         if (held.kind === HeldKind.content) return hasContent(source);
-        if (held.kind === HeldKind.playlist)
-          return source.has(held.msn, held.part < 0 ? undefined : held.part);
+        if (held.kind === HeldKind.playlist) return blockingReady(source, held.msn, held.part);
         const file = held.text as string;
         return source.resource(file) !== undefined || !source.isPreloadHint(file);
       },
@@ -304,7 +319,7 @@ export function hlsHandler(
         return;
       }
     }
-    if (source.has(msn, part < 0 ? undefined : part)) {
+    if (blockingReady(source, msn, part)) {
       sendPlaylist(res, Buffer.from(source.playlist(uriQuery)), head);
       return;
     }

@@ -1,0 +1,289 @@
+import { createServer, type Server } from "node:http";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { debuglog } from "node:util";
+import { LOOPBACK_ADDRESSES, type StreamHub } from "@onair/core";
+import type { HlsSourceDirectory } from "../hls-source.js";
+import { HlsStreams, type HlsStreamsOptions, type HlsStreamsStats } from "../segment/hls-streams.js";
+import {
+  type HlsHandlerOptions,
+  type HlsHandlerStats,
+  type HlsRequestHandler,
+  hlsHandler,
+} from "./hls-handler.js";
+import {
+  HLS_REFUSALS,
+  type HlsRefusal,
+  type HlsRequest,
+  type HlsResponse,
+  type Reply,
+  sendRefusal,
+} from "./hls-response.js";
+
+// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:http turns this log on.
+const debug = debuglog("onair:hls:http");
+
+export interface HlsServerOptions extends HlsStreamsOptions, HlsHandlerOptions {
+  /** The hub whose streams are served: the server makes their segmenters (one per live stream). */
+  handler: StreamHub;
+  /**
+   * Serve this directory instead of making one from `handler` (e.g. one `HlsStreams` shared by
+   * two servers, or a custom segmenter). The server does not close it.
+   */
+  streams?: HlsSourceDirectory;
+  host?: string;
+  /** Default 7002. */
+  port?: number;
+  /**
+   * A certificate and key (PEM): the server speaks HTTP/2 over TLS (node:http2, with HTTP/1.1 over
+   * TLS for clients without h2), as Safari needs for Low-Latency HLS. Without it: HTTP/1.1, no TLS.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Close a request whose headers are not complete in this time (408), in ms. Default 10 000. */
+  headersTimeoutMs?: number;
+  /**
+   * Close an HTTP/1.1 keep-alive connection idle this long between requests, in ms. Default 5000.
+   * HTTP/2 sessions are closed after max(this, 60 s) with no traffic.
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Open connections at once; one more is refused with 503 JSON (an HTTP/2 connection is closed
+   * at once). Default 5000; Infinity turns the limit off.
+   */
+  maxConnections?: number;
+  /**
+   * Open connections at once from one IP address; one more is refused with 429. Default 256.
+   * Addresses in `perIpExemptAddresses` are not limited; Infinity turns the limit off.
+   */
+  maxConnectionsPerIp?: number;
+  /** Default `LOOPBACK_ADDRESSES` from @onair/core: a local proxy makes every client look local. `[]` limits every address. */
+  perIpExemptAddresses?: readonly string[];
+  /** Bytes of request line and headers; past it, 431. Default 16 384. */
+  maxHeaderSize?: number;
+  /** Characters of the request target (path and query); past it, 414. Default 4096. */
+  maxUrlLength?: number;
+}
+
+export interface HlsServerStats extends HlsHandlerStats {
+  /** Open connections (HTTP/1.1 or HTTP/2), those being refused left out. */
+  connections: number;
+  refused: HlsHandlerStats["refused"] & {
+    /** Connections refused because `maxConnections` were open. */
+    maxConnections: number;
+    /** Connections refused because `maxConnectionsPerIp` were open from that address. */
+    perIp: number;
+    /** Requests whose target was longer than `maxUrlLength`. */
+    urlTooLong: number;
+  };
+  /** The segmenters' figures, when `streams` is an HlsStreams (the one the server made, or one given). */
+  streams: HlsStreamsStats | undefined;
+}
+
+/** How long a refused connection may stay before it is destroyed, in ms. */
+const REFUSED_LINGER_MS = 2000;
+/** Refused connections let in at once to read their refusal (past it they are closed at once). */
+const REFUSAL_BACKLOG = 64;
+const HTTP2_IDLE_TIMEOUT_MS = 60_000;
+
+/** The node:http (or, with `tls`, node:http2) server serving HLS, with connection limits. */
+export class HlsServer {
+  /** node:http's server, or with `tls` node:http2's secure server. */
+  readonly server: Server | Http2SecureServer;
+  /** The HLS output of the hub's streams this server serves. */
+  readonly streams: HlsSourceDirectory;
+  /** The request handler inside (its `stats()` are part of the server's). */
+  readonly handler: HlsRequestHandler;
+  readonly #options: HlsServerOptions;
+  readonly #ownStreams: HlsStreams | undefined;
+  readonly #maxConnections: number;
+  readonly #maxConnectionsPerIp: number;
+  readonly #perIpExempt: ReadonlySet<string>;
+  readonly #maxUrlLength: number;
+  readonly #sockets = new Set<Socket>();
+  readonly #connectionsPerIp = new Map<string, number>();
+  readonly #pendingRefusals = new WeakMap<Socket, HlsRefusal>();
+  #connections = 0;
+  #refusing = 0;
+  readonly #refused = { maxConnections: 0, perIp: 0, urlTooLong: 0 };
+  #closing: Promise<void> | undefined;
+
+  constructor(options: HlsServerOptions) {
+    this.#options = options;
+    this.#maxConnections = options.maxConnections ?? 5000;
+    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
+    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
+    this.#maxUrlLength = options.maxUrlLength ?? 4096;
+    if (options.streams !== undefined) {
+      this.streams = options.streams;
+    } else {
+      // HlsStreams takes the segmenter options from the server options it is given.
+      this.#ownStreams = new HlsStreams(options.handler, options);
+      this.streams = this.#ownStreams;
+    }
+    this.handler = hlsHandler(this.streams, options);
+    const headersTimeout = options.headersTimeoutMs ?? 10_000;
+    const keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+    const maxHeaderSize = options.maxHeaderSize ?? 16 * 1024;
+    const listener = (req: HlsRequest, res: HlsResponse): void => this.#request(req, res);
+    if (options.tls === undefined) {
+      const server = createServer(
+        {
+          headersTimeout,
+          requestTimeout: headersTimeout + 5_000,
+          connectionsCheckingInterval: Math.min(1000, headersTimeout),
+          maxHeaderSize,
+        },
+        listener,
+      );
+      server.keepAliveTimeout = keepAliveTimeout;
+      server.on("connection", (socket: Socket) => this.#connection(socket));
+      this.server = server;
+    } else {
+      const server = createSecureServer(
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          allowHTTP1: true,
+          maxSendHeaderBlockLength: maxHeaderSize,
+          handshakeTimeout: headersTimeout,
+        },
+        listener,
+      );
+      // HTTP/1.1 over TLS goes through node:http's connection handling, which reads these.
+      const http1 = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+      http1.keepAliveTimeout = keepAliveTimeout;
+      http1.headersTimeout = headersTimeout;
+      server.setTimeout(Math.max(keepAliveTimeout, HTTP2_IDLE_TIMEOUT_MS));
+      server.on("secureConnection", (socket: TLSSocket) => this.#connection(socket));
+      this.server = server;
+    }
+    // An unanswerable client (a reset mid-request) costs its connection, never the process.
+    this.server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+      debug("client error from %s: %s", socket.remoteAddress, error.code ?? error.message);
+      socket.destroy();
+    });
+  }
+
+  address(): AddressInfo | undefined {
+    const address = this.server.address();
+    return typeof address === "object" && address !== null ? address : undefined;
+  }
+
+  /** Open connections and held requests now; requests served and refused since start. */
+  stats(): HlsServerStats {
+    const handler = this.handler.stats();
+    return {
+      ...handler,
+      connections: this.#connections,
+      refused: { ...handler.refused, ...this.#refused },
+      streams: this.streams instanceof HlsStreams ? this.streams.stats() : undefined,
+    };
+  }
+
+  listen(port = this.#options.port ?? 7002, host = this.#options.host ?? "0.0.0.0"): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve(this.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Stop listening, answer held requests (503), close every connection, and close the
+   * `HlsStreams` the server made (not one passed as `streams`). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.handler.close();
+    this.#ownStreams?.close();
+    const closed = this.server.listening
+      ? new Promise<void>((resolve) => this.server.close(() => resolve()))
+      : Promise.resolve();
+    if ("closeAllConnections" in this.server) this.server.closeAllConnections();
+    // Resolved once every socket has closed, so stats() count none after (a socket leaves
+    // #sockets on its "close" event, so each one here has that event still to come).
+    const sockets = [...this.#sockets].map(
+      (socket) => new Promise((resolve) => socket.once("close", resolve)),
+    );
+    for (const socket of this.#sockets) socket.destroy();
+    await Promise.all([closed, ...sockets]);
+  }
+
+  #connection(socket: Socket | TLSSocket): void {
+    this.#sockets.add(socket);
+    socket.once("close", () => this.#sockets.delete(socket));
+    const ip = socket.remoteAddress ?? "?";
+    const fromIp = this.#connectionsPerIp.get(ip) ?? 0;
+    const refusal =
+      this.#connections >= this.#maxConnections
+        ? HLS_REFUSALS.maxConnections
+        : fromIp >= this.#maxConnectionsPerIp && !this.#perIpExempt.has(ip)
+          ? HLS_REFUSALS.perIp
+          : undefined;
+    if (refusal === undefined) {
+      this.#connections += 1;
+      this.#connectionsPerIp.set(ip, fromIp + 1);
+      socket.once("close", () => {
+        this.#connections -= 1;
+        const left = (this.#connectionsPerIp.get(ip) ?? 1) - 1;
+        if (left === 0) this.#connectionsPerIp.delete(ip);
+        else this.#connectionsPerIp.set(ip, left);
+      });
+      return;
+    }
+    this.#refused[refusal === HLS_REFUSALS.perIp ? "perIp" : "maxConnections"] += 1;
+    debug("refusing a connection from %s: %s", ip, refusal.error);
+    // An HTTP/2 connection carries many requests: it is closed, not answered request by request.
+    if ((socket as TLSSocket).alpnProtocol === "h2" || this.#refusing >= REFUSAL_BACKLOG) {
+      socket.destroy();
+      return;
+    }
+    // Let an HTTP/1.1 client in to read its refusal as JSON, for a while.
+    this.#refusing += 1;
+    this.#pendingRefusals.set(socket, refusal);
+    const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    timer.unref();
+    socket.once("close", () => {
+      this.#refusing -= 1;
+      clearTimeout(timer);
+    });
+  }
+
+  #request(req: HlsRequest, res: HlsResponse): void {
+    const head = req.method === "HEAD";
+    const pending = this.#pendingRefusals.get(req.socket as Socket);
+    if (pending !== undefined) {
+      sendRefusal(res as Reply, pending, pending.reason, this.#options.cors ?? "*", head, {
+        Connection: "close",
+      });
+      return;
+    }
+    if ((req.url ?? "/").length > this.#maxUrlLength) {
+      this.#refused.urlTooLong += 1;
+      sendRefusal(
+        res as Reply,
+        HLS_REFUSALS.urlTooLong,
+        HLS_REFUSALS.urlTooLong.reason,
+        this.#options.cors ?? "*",
+        head,
+      );
+      return;
+    }
+    this.handler(req, res);
+  }
+}
+
+/**
+ * Create the HLS server: it makes the hub's segmenters (`HlsStreams`, one per live stream) unless
+ * given `streams`, and serves them; call `listen()` to start it.
+ */
+export function createHlsServer(options: HlsServerOptions): HlsServer {
+  return new HlsServer(options);
+}
