@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { readAacConfig, readMp3Config } from "../src/codec/fmp4/audio-config.js";
 import { box, fullBox, u16, u32, u64 } from "../src/codec/fmp4/boxes.js";
 import { encodeFragment, SAMPLE_FLAGS } from "../src/codec/fmp4/fragment.js";
-import { encodeFtyp } from "../src/codec/fmp4/init-segment.js";
+import { descriptor, encodeFtyp } from "../src/codec/fmp4/init-segment.js";
 import {
   hevcCodecString,
   readAvcConfig,
@@ -132,6 +132,13 @@ describe("box primitives", () => {
     );
     expect(u64(2 ** 40 + 5)).toEqual(hex("0000010000000005"));
     expect(() => box("abc")).toThrow(RangeError);
+  });
+
+  it("descriptor sizes: one byte below 128, else four 7-bit bytes", () => {
+    expect(descriptor(5, hex("12 10"))).toEqual(hex("05 02 1210"));
+    const big = descriptor(5, Buffer.alloc(300, 1));
+    expect(big.subarray(0, 5)).toEqual(hex("05 80 80 82 2c"));
+    expect(big.length).toBe(305);
   });
 
   it("ftyp: iso6, compatible iso6 iso5 mp41", () => {
@@ -571,5 +578,58 @@ describe("errors: the packet is skipped and the muxer stays usable", () => {
     expect(muxer.flush().length).toBeGreaterThan(64);
     muxer.push(packet("video", 40, avcTag(2, 1, 0, nalFrame(0x41, 60, 0))));
     expect(muxer.pendingSamples).toBe(1);
+  });
+});
+
+describe("hostile input", () => {
+  it("random tag bodies only ever throw HlsError, and the muxer keeps writing valid boxes", () => {
+    let seed = 12345;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const bytes = (n: number): Buffer =>
+      Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+    const prefixes = [
+      hex("17 00 000000"),
+      hex("17 01 000000"),
+      hex("27 01 000000"),
+      hex("1c 00 000000"),
+      hex("90 68766331"),
+      hex("91 68766331 000000"),
+      hex("af 00"),
+      hex("af 01"),
+      hex("2f"),
+      hex("9f 2e6d7033"),
+      hex(""),
+    ];
+    const muxer = new Fmp4Muxer({ maxPendingBytes: 1 << 20 });
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      const prefix = prefixes[Math.floor(random() * prefixes.length)];
+      const body = Buffer.concat([prefix, bytes(Math.floor(random() * 200))]);
+      const kind =
+        prefix.length > 0 &&
+        (prefix[0] >> 4 === 0xa || prefix[0] >> 4 === 0x2 || prefix[0] >> 4 === 0x9) &&
+        prefix[0] !== 0x90 &&
+        prefix[0] !== 0x91
+          ? "audio"
+          : "video";
+      try {
+        muxer.push(createPacketFromTagBody(kind, i * 10, body));
+        accepted += 1;
+        const init = muxer.initSegment(); // built at every change, so a bad configuration shows here
+        if (init !== undefined) expect(init.readUInt32BE(init.readUInt32BE(0))).toBe(init.length - 28);
+      } catch (error) {
+        expect(error).toBeInstanceOf(HlsError);
+      }
+      if (i % 50 === 49) {
+        const init = muxer.initSegment();
+        if (init !== undefined) expect(inspect(init).map((b) => b.type)).toEqual(["ftyp", "moov"]);
+        const fragment = muxer.flush();
+        if (fragment.length > 0) expect(inspect(fragment).map((b) => b.type)).toEqual(["moof", "mdat"]);
+      }
+    }
+    expect(accepted).toBeGreaterThan(100);
   });
 });

@@ -178,11 +178,20 @@ function audioSampleEntry(track: Fmp4AudioTrack): Buffer {
   );
 }
 
-/** A descriptor (14496-1 8.3.3): tag, size (one byte: every descriptor here is under 128 bytes), payload. */
-function descriptor(tag: number, ...payload: readonly Uint8Array[]): Buffer {
+/**
+ * A descriptor (14496-1 8.3.3): tag, size, payload. The size takes one byte below 128 (as every
+ * real AudioSpecificConfig needs, and as mux.js's parsers expect), else 7 bits a byte with the
+ * high bit set on all but the last (up to 4 bytes).
+ */
+export function descriptor(tag: number, ...payload: readonly Uint8Array[]): Buffer {
   const body = Buffer.concat(payload);
-  if (body.length > 0x7f) throw new RangeError(`descriptor ${tag} of ${body.length} bytes`);
-  return Buffer.concat([u8(tag), u8(body.length), body]);
+  const size = body.length;
+  if (size > 0x0fffffff) throw new RangeError(`descriptor ${tag} of ${size} bytes`);
+  const sizeBytes =
+    size < 0x80
+      ? [size]
+      : [0x80 | (size >>> 21), 0x80 | ((size >>> 14) & 0x7f), 0x80 | ((size >>> 7) & 0x7f), size & 0x7f];
+  return Buffer.concat([u8(tag), Buffer.from(sizeBytes), body]);
 }
 
 /**
