@@ -2,6 +2,16 @@
 // types for consumers whose tsconfig does not auto-include them ("types": [], the TypeScript 7 default).
 /// <reference types="node" preserve="true" />
 
+export { ApiError, ApiErrorCode } from "./api/api-error.js";
+export {
+  type ApiHandler,
+  type ApiHandlerOptions,
+  createApiHandler,
+  type RelayControl,
+  type RelayTargetParams,
+} from "./api/api-handler.js";
+export { type ApiJwtOptions, JWT_MISSING } from "./api/jwt-guard.js";
+export { type LiveStat, type LiveStatEntry, liveStat } from "./api/live-stat.js";
 export { parseCliOptions, USAGE } from "./cli-options.js";
 export {
   ConfigError,
@@ -22,6 +32,23 @@ export type {
   TlsCredentials,
   WebhookSettings,
 } from "./config-types.js";
+export {
+  type ChannelKeyAuthorizeOptions,
+  channelKeyAuthorize,
+  INVALID_CHANNEL_KEY,
+} from "./keys/channel-key-authorize.js";
+export { createKeyStore, type KeyStoreOptions } from "./keys/create-key-store.js";
+export {
+  CHANNEL_KEY_LENGTH,
+  generateChannelKey,
+  type KeyStore,
+  KeyStoreError,
+  KeyStoreErrorCode,
+  keysEqual,
+  roomProblem,
+} from "./keys/key-store.js";
+export { MemoryKeyStore } from "./keys/memory-key-store.js";
+export { RedisKeyStore, type RedisKeyStoreOptions } from "./keys/redis-key-store.js";
 export {
   allOf,
   appsAuthorize,
