@@ -86,6 +86,8 @@ export interface StreamHubCounters {
   refused: Record<string, number>;
   /** Players closed by the slow-player policy. */
   slowPlayersClosed: number;
+  /** Times a player fell behind and was made to skip to the next keyframe (it may catch up). */
+  slowPlayerSkips: number;
   /** Publishers closed by the idle timeout. */
   idlePublishersClosed: number;
   /** Publishers that took over a stream within the republish grace. */
@@ -108,16 +110,20 @@ function totalOf(counts: MediaCounts): { bytes: number; packets: number } {
   };
 }
 
-function addTotals(
-  to: { bytesIn: number; packetsIn: number; bytesOut: number; packetsOut: number },
-  stream: Stream,
-): void {
+/** The hub counters summed over streams (those forgotten kept in a running total). */
+type StreamTotals = Pick<
+  StreamHubCounters,
+  "bytesIn" | "packetsIn" | "bytesOut" | "packetsOut" | "slowPlayerSkips"
+>;
+
+function addTotals(to: StreamTotals, stream: Stream): void {
   const received = totalOf(stream.inCounts());
   const given = totalOf(stream.outCounts());
   to.bytesIn += received.bytes;
   to.packetsIn += received.packets;
   to.bytesOut += given.bytes;
   to.packetsOut += given.packets;
+  to.slowPlayerSkips += stream.slowPlayerSkips;
 }
 
 /** What the idle check remembers of a live stream between two runs. */
@@ -145,14 +151,20 @@ export class StreamHub extends SafeEventEmitter<StreamHubEvents> implements Hand
     maxStreams: number;
     maxPlayersPerStream: number;
   };
-  readonly #counters: Omit<StreamHubCounters, "bytesIn" | "packetsIn" | "bytesOut" | "packetsOut"> = {
+  readonly #counters: Omit<StreamHubCounters, keyof StreamTotals> = {
     refused: {},
     slowPlayersClosed: 0,
     idlePublishersClosed: 0,
     republishes: 0,
   };
   /** What streams the hub forgot had received and given, so the totals never go down. */
-  readonly #retired = { bytesIn: 0, packetsIn: 0, bytesOut: 0, packetsOut: 0 };
+  readonly #retired: StreamTotals = {
+    bytesIn: 0,
+    packetsIn: 0,
+    bytesOut: 0,
+    packetsOut: 0,
+    slowPlayerSkips: 0,
+  };
   #closed = false;
 
   constructor(options: StreamHubOptions = {}) {

@@ -128,6 +128,8 @@ export interface StreamStats {
   startedAt: number | undefined;
   /** Publishers that took over within the republish grace. */
   republishes: number;
+  /** Times a player fell behind and was made to skip to the next keyframe. */
+  slowPlayerSkips: number;
   /** Payload bytes and packets held in the GOP cache (headers excluded). */
   gopCacheBytes: number;
   gopCachePackets: number;
@@ -192,6 +194,8 @@ export class Stream implements PacketSink {
   /** What players that left were given. */
   readonly #departed: MediaCounts = emptyCounts();
   #startedAt: number | undefined;
+  /** Times a player fell behind and was made to skip to the next keyframe. */
+  #slowPlayerSkips = 0;
   #hasVideo = false;
   #everPublished = false;
   #republishes = 0;
@@ -246,6 +250,11 @@ export class Stream implements PacketSink {
   /** Packets received since the stream was made (all its publishers). */
   get packetCount(): number {
     return this.#packets;
+  }
+
+  /** Times a player fell behind and skipped to the next keyframe, since the stream was made. */
+  get slowPlayerSkips(): number {
+    return this.#slowPlayerSkips;
   }
 
   /** Payload bytes received since the stream was made (all its publishers). */
@@ -316,6 +325,7 @@ export class Stream implements PacketSink {
       packetsOut: out.videoPackets + out.audioPackets + out.dataPackets,
       startedAt: this.#startedAt,
       republishes: this.#republishes,
+      slowPlayerSkips: this.#slowPlayerSkips,
       gopCacheBytes: this.#cache.bytes,
       gopCachePackets: this.#cache.size,
     };
@@ -467,6 +477,7 @@ export class Stream implements PacketSink {
       } else if (buffered > skipBytes && buffered <= closeAbove) {
         subscriber.skipping = true;
         subscriber.skippingSince = Date.now();
+        this.#slowPlayerSkips += 1;
         debug("%s: player %s fell behind, skipping to the next keyframe", this.key, writer.info.id);
         // A header still goes through, as it does while skipping (it fits: buffered <= closeAbove).
         if (!header) continue;

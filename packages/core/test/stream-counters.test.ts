@@ -117,7 +117,10 @@ describe("stream byte counters", () => {
     expect(stats).toMatchObject({ videoBytes: 740, videoPackets: 3, audioBytes: 0, audioPackets: 0 });
     expect(stats?.bufferedBytes).toBe(stuck.writableLength);
     expect(stuck.writableLength).toBe(740);
+    expect(hub.get("live/a")?.stats().slowPlayerSkips).toBe(1);
+    expect(hub.counters()).toMatchObject({ slowPlayerSkips: 1, slowPlayersClosed: 0 });
     hub.close();
+    expect(hub.counters().slowPlayerSkips).toBe(1);
   });
 
   it("keeps hub totals when players leave and streams end", async () => {
