@@ -51,6 +51,8 @@ export const FMP4_VIDEO_TIMESCALE = 90_000;
 /** Video sample duration before two frames were seen (1/30 s at 90 kHz). */
 const DEFAULT_VIDEO_DURATION = 3000;
 const MAX_DURATION = 0xffffffff;
+/** trun's data_offset is a signed 32-bit number: keep every mdat well under 2 GiB. */
+const MAX_PENDING_BYTES = 1024 * 1024 * 1024;
 const MPEG4_AUDIO = 0x40;
 const EMPTY = Buffer.alloc(0);
 
@@ -61,7 +63,7 @@ export interface Fmp4MuxerOptions {
    * differences are timestamp rounding and jitter and are ignored. Default 2.
    */
   audioResyncFrames?: number;
-  /** Bytes of sample data queued before push() refuses frames (`ERR_HLS_FRAGMENT_TOO_LARGE`) until flush(). Default 64 MiB. */
+  /** Bytes of sample data queued before push() refuses frames (`ERR_HLS_FRAGMENT_TOO_LARGE`) until flush(). Default 64 MiB, at most 1 GiB. */
   maxPendingBytes?: number;
 }
 
@@ -112,7 +114,10 @@ export class Fmp4Muxer {
 
   constructor(options: Fmp4MuxerOptions = {}) {
     this.#audioResyncFrames = Math.max(0, options.audioResyncFrames ?? 2);
-    this.#maxPendingBytes = Math.max(1, options.maxPendingBytes ?? 64 * 1024 * 1024);
+    this.#maxPendingBytes = Math.min(
+      MAX_PENDING_BYTES,
+      Math.max(1, options.maxPendingBytes ?? 64 * 1024 * 1024),
+    );
   }
 
   get tracks(): Fmp4Tracks {
@@ -294,10 +299,10 @@ export class Fmp4Muxer {
     const randomAccess = scanNalUnits(data, config.nalUnitLengthSize, hevc);
     this.#queue(this.#videoSamples, {
       data,
-      dts: packet.timestamp * 90,
+      dts: Math.round(packet.timestamp * 90),
       timestampMs: packet.timestamp,
       duration: 0,
-      compositionOffset: header.compositionTime * 90,
+      compositionOffset: Math.round(header.compositionTime * 90),
       sync: packet.keyframe || header.keyframe || randomAccess,
     });
   }
