@@ -217,26 +217,39 @@ export function hlsHandler(
     {
       isReady(held) {
         const source = held.source;
-        if (source.ended) return true;
-        if (held.kind === HeldKind.content) return hasContent(source);
-        if (held.kind === HeldKind.playlist) return blockingReady(source, held.msn, held.part);
-        const file = held.text as string;
-        return source.resource(file) !== undefined || !source.isPreloadHint(file);
+        try {
+          if (source.ended) return true;
+          if (held.kind === HeldKind.content) return hasContent(source);
+          if (held.kind === HeldKind.playlist) return blockingReady(source, held.msn, held.part);
+          const file = held.text as string;
+          return source.resource(file) !== undefined || !source.isPreloadHint(file);
+        } catch (error) {
+          debug("checking a held request of %s failed: %O", source.key, error);
+          return false; // left to its timeout
+        }
       },
       release(held, batch) {
         if (isGone(held.res)) return;
-        if (held.kind === HeldKind.file) {
-          sendFile(held.res, held.source, held.text as string, held.head);
-          return;
+        try {
+          if (held.kind === HeldKind.file) {
+            sendFile(held.res, held.source, held.text as string, held.head);
+            return;
+          }
+          // Every request released by one change shares the playlist text of its query.
+          const cacheKey = held.text ?? "";
+          let body = batch.get(cacheKey);
+          if (body === undefined) {
+            body = Buffer.from(held.source.playlist(held.text));
+            batch.set(cacheKey, body);
+          }
+          sendPlaylist(held.res, body, held.head);
+        } catch (error) {
+          // Called from the segmenter's change event: a source that throws (a bug) costs this
+          // request, never the segmenter.
+          debug("answering a held request of %s failed: %O", held.source.key, error);
+          if (!isGone(held.res))
+            sendJson(held.res as Reply, 500, { error: "internal error" }, cors, held.head);
         }
-        // Every request released by one change shares the playlist text of its query.
-        const cacheKey = held.text ?? "";
-        let body = batch.get(cacheKey);
-        if (body === undefined) {
-          body = Buffer.from(held.source.playlist(held.text));
-          batch.set(cacheKey, body);
-        }
-        sendPlaylist(held.res, body, held.head);
       },
       expire(held) {
         if (isGone(held.res)) return;

@@ -145,7 +145,7 @@ export class HlsServer {
           cert: options.tls.cert,
           key: options.tls.key,
           allowHTTP1: true,
-          maxSendHeaderBlockLength: maxHeaderSize,
+          settings: { maxHeaderListSize: maxHeaderSize },
           handshakeTimeout: headersTimeout,
         },
         listener,
