@@ -6,6 +6,9 @@
  *        --servers onair,nms,nginx, --protocols rtmp,http-flv,ws-flv, --window 0,100 (onair's batch windows,
  *        ms; default 0 and the hub's default),
  *        --no-pin (let the scheduler place server and clients), --out bench/results/latest.json, --profile DIR (onair runs under `node --cpu-prof`, profiles in DIR)
+ *        HLS (bench/hls-bench.ts; all three parts in a full run, none with --quick unless asked):
+ *        --hls remux,delivery,latency, --hls-only (skip the fan-out), --hls-viewers 100,500,
+ *        --hls-runs 5 (remux runs per tool), --hls-play 20 (seconds of play per latency figure)
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,6 +33,11 @@ const { values } = parseArgs({
     out: { type: "string" },
     profile: { type: "string" },
     "no-pin": { type: "boolean" },
+    hls: { type: "string" },
+    "hls-only": { type: "boolean" },
+    "hls-viewers": { type: "string" },
+    "hls-runs": { type: "string" },
+    "hls-play": { type: "string" },
   },
 });
 const quick = values.quick === true;
@@ -360,6 +368,50 @@ function printTable(rows: Row[]): string {
     }
   }
   return [...lines, ...ratios].join("\n");
+}
+
+// HLS: remux against ffmpeg, delivery and latency against nginx-rtmp (bench/hls-bench.ts).
+const hlsParts = (values.hls ?? (quick && values["hls-only"] !== true ? "" : "remux,delivery,latency"))
+  .split(",")
+  .filter((p) => p !== "");
+if (hlsParts.length > 0) {
+  const { runHlsBench } = await import("./hls-bench.js");
+  const hls = await runHlsBench({
+    parts: hlsParts as ("remux" | "delivery" | "latency")[],
+    quick,
+    viewers: (values["hls-viewers"] ?? (quick ? "5" : "100,500")).split(",").map(Number),
+    windowMs,
+    runs: Number(values["hls-runs"] ?? (quick ? 1 : 5)),
+    latencyPlayS: Number(values["hls-play"] ?? (quick ? 6 : 20)),
+    pin: values["no-pin"] !== true,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  console.log(hls.markdown);
+  const hlsPartial =
+    partial ||
+    values.hls !== undefined ||
+    values["hls-viewers"] !== undefined ||
+    values["hls-runs"] !== undefined ||
+    values["hls-play"] !== undefined;
+  const hlsOut =
+    values.out !== undefined
+      ? values.out.replace(/(\.json)?$/, "-hls.json")
+      : join(
+          root,
+          quick
+            ? "bench/.cache/smoke-hls.json"
+            : hlsPartial
+              ? "bench/.cache/partial-hls.json"
+              : "bench/results/hls-latest.json",
+        );
+  mkdirSync(dirname(hlsOut), { recursive: true });
+  const { markdown: _, ...hlsRows } = hls;
+  writeFileSync(
+    hlsOut,
+    `${JSON.stringify({ date: new Date().toISOString(), quick, ...hlsRows }, null, 2)}\n`,
+  );
+  console.log(`\nwritten ${hlsOut}`);
+  if (values["hls-only"] === true) process.exit(0);
 }
 
 const file = await streamFile();
