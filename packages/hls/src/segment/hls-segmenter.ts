@@ -149,6 +149,11 @@ interface SegmentRecord extends PlaylistSegment {
   /** Bytes of `chunks`. */
   length: number;
   contentType: string;
+  /**
+   * It has a video frame. A keyframe ends a segment only after one: a segment that began with
+   * audio (after a discontinuity) keeps the keyframe its video starts with.
+   */
+  hasVideo: boolean;
 }
 
 type Kind = "audio" | "video";
@@ -570,7 +575,11 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       const age = t - current.startMs;
       if (age >= this.#maxSegmentMs || current.length + this.#pending >= this.#maxSegmentBytes) {
         this.#cut(t);
-      } else if (lead && (!video || packet.keyframe) && age + this.#leadDelta >= this.#targetMs) {
+      } else if (
+        lead &&
+        (!video || (packet.keyframe && current.hasVideo)) &&
+        age + this.#leadDelta >= this.#targetMs
+      ) {
         this.#cut(t);
       } else if (this.#lowLatency && lead && this.#partDue(t, video && packet.keyframe)) {
         this.#closePart(t, true);
@@ -581,6 +590,10 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       this.#lastLeadTs = t;
     }
     const needsTrack = video ? !this.#hasVideo : !this.#hasAudio;
+    const segment = this.#current as SegmentRecord;
+    // TS: PAT and PMT start each segment, listing the tracks (an MP3 track exists once its first frame is in).
+    const fresh = this.#ts !== undefined && segment.length === 0;
+    if (fresh && !needsTrack) this.#appendTables(segment);
     let bytes: Buffer | undefined;
     try {
       bytes = this.#push(packet);
@@ -590,8 +603,9 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     }
     this.#mediaStarted = true;
     if (needsTrack) this.#readTracks();
-    const segment = this.#current as SegmentRecord;
+    if (video) segment.hasVideo = true;
     if (bytes !== undefined) {
+      if (fresh && needsTrack) this.#appendTables(segment);
       if (bytes.length > 0) {
         segment.chunks.push(bytes);
         segment.length += bytes.length;
@@ -681,16 +695,18 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       chunks: [],
       length: 0,
       contentType: CONTENT_TYPE.ts,
+      hasVideo: false,
     };
     this.#discontinuityNext = false;
     this.#partStartMs = t;
     this.#current = segment;
-    if (ts !== undefined) {
-      const tables = ts.startSegment();
-      segment.chunks.push(tables);
-      segment.length += tables.length;
-      this.#charge(tables.length);
-    }
+  }
+
+  #appendTables(segment: SegmentRecord): void {
+    const tables = (this.#ts as TsMuxer).startSegment();
+    segment.chunks.push(tables);
+    segment.length += tables.length;
+    this.#charge(tables.length);
   }
 
   /** fMP4: the queued samples become one fragment of the segment in progress (a part, in low-latency mode). */
