@@ -54,6 +54,10 @@ async function startOnair(options: OnairServerOptions = {}): Promise<Running> {
     host: HOST,
     rtmpPort: 0,
     flvPort: 0,
+    // Open publishing, and no HLS or API listener: these cases are about RTMP and HTTP-FLV.
+    rtmpNoAuth: true,
+    hls: false,
+    api: false,
     ...options,
     // No republish grace: these tests want the end of a stream to reach its players at once.
     hub: { batchWindowMs: 0, republishGraceMs: 0, ...options.hub },

@@ -50,7 +50,7 @@ function recordingPath(url: string): string | undefined {
   return url.startsWith("file:") ? fileURLToPath(url) : undefined;
 }
 
-const { createServer, ServerStartError } = await import("./onair-server.js");
+const { createServer, ServerSetupError, ServerStartError } = await import("./onair-server.js");
 server = createServer(config);
 if (file !== undefined) log(`settings from ${file}`);
 server.hub.on("publish", (info) => log(`publish ${info.key} from ${info.remoteAddress ?? "?"} (${info.id})`));
@@ -58,11 +58,14 @@ server.hub.on("unpublish", (info) => log(`unpublish ${info.key} (${info.id})`));
 server.hub.on("play", (info) => {
   const path = recordingPath(info.url);
   if (path !== undefined) log(`record ${info.key} to ${path} (${info.id})`);
-  else log(`play ${info.key} by ${info.remoteAddress ?? "?"} (${info.id})`);
+  else if (info.id.startsWith("hls-")) log(`segment ${info.key} for HLS (${info.id})`);
+  // A relay pushing elsewhere has no peer address: its URL says where the stream goes.
+  else log(`play ${info.key} by ${info.remoteAddress ?? info.url} (${info.id})`);
 });
 server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
 server.on("recordDone", (info, path) => log(`recorded ${info.key} to ${path} (${info.id})`));
 server.rtmp.on("refused", (remoteAddress, reason) => log(`refused RTMP ${remoteAddress}: ${reason}`));
+server.on("error", (error) => log(`error: ${error.message}`));
 
 let listening: Awaited<ReturnType<typeof server.listen>> | undefined;
 try {
@@ -71,7 +74,8 @@ try {
   // A start failure is the user's to fix (a port in use): one line, no stack trace. (Stopped
   // while starting: the stop above exits.)
   if (!stopping) {
-    process.stderr.write(`onair: ${error instanceof ServerStartError ? error.message : String(error)}\n`);
+    const known = error instanceof ServerStartError || error instanceof ServerSetupError;
+    process.stderr.write(`onair: ${known ? error.message : String(error)}\n`);
     process.exit(1);
   }
 }

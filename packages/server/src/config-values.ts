@@ -76,7 +76,10 @@ export function parseAddress(value: unknown): HostPort {
     throw new ConfigValueError(`must be "host:port" or ":port" (as ":1935"), got ${show(value)}`);
   }
   const host = match[1] === undefined || match[1] === "" ? undefined : match[1].replace(/^\[|\]$/g, "");
-  return { host, port: parsePort(match[2]) };
+  const port = Number(match[2]);
+  if (port > 65535)
+    throw new ConfigValueError(`must be "host:port" with a port from 0 to 65535, got ${show(value)}`);
+  return { host, port };
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -57,5 +57,6 @@ export {
   OnairServer,
   type OnairServerEvents,
   type OnairServerOptions,
+  ServerSetupError,
   ServerStartError,
 } from "./onair-server.js";

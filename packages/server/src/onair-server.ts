@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import {
@@ -10,10 +11,16 @@ import {
   type StreamInfo,
 } from "@onair/core";
 import { createHttpFlvServer, type FlvRecorder, type HttpFlvServer, recordStreams } from "@onair/flv";
-import { type StaticPush, staticPush } from "@onair/relay";
+import { createHlsServer, type HlsServer } from "@onair/hls";
+import { RelayRegistry, type StaticPush, staticPush } from "@onair/relay";
 import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
+import { createApiHandler } from "./api/api-handler.js";
 import { DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
+import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
+import { createKeyStore } from "./keys/create-key-store.js";
+import type { KeyStore } from "./keys/key-store.js";
+import { MemoryKeyStore } from "./keys/memory-key-store.js";
 
 /** The options of {@link OnairServer}: the same as the ready server's config. */
 export type OnairServerOptions = OnairConfig;
@@ -56,6 +63,15 @@ export interface OnairAddresses {
 export interface OnairServerEvents {
   /** A recording (`flvDir`) is finished and closed: `info` is the recorder's (url: the file). */
   recordDone: [info: StreamInfo, path: string];
+  /** Something failed that no request could be told of (an API handler bug, Redis going away). */
+  error: [Error];
+}
+
+/** The server could not start for a reason other than a port (Redis unreachable, ...). */
+export class ServerSetupError extends OnairError {
+  constructor(message: string, cause?: unknown) {
+    super("ERR_SERVER_SETUP", message, { cause });
+  }
 }
 
 /** How long close() waits for recordings to be written out before it lets go of them. */
@@ -115,9 +131,15 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   readonly hub: StreamHub;
   readonly rtmp: RtmpServer;
   readonly flv: HttpFlvServer;
+  /** The HLS server; undefined with `hls: false`. */
+  readonly hls: HlsServer | undefined;
+  /** The relays the API's /control/push and /control/pull start (static pushes run on their own). */
+  readonly relays: RelayRegistry;
   readonly config: Readonly<OnairConfig>;
   /** The one hook every protocol asks (apps, keys, webhooks, the user's), before its own. */
   readonly authorize: Authorize | undefined;
+  #keys: KeyStore | undefined;
+  #api: HttpServer | undefined;
   #rtmps: TlsServer | undefined;
   #recording: ReturnType<typeof recordStreams> | undefined;
   #staticPush: StaticPush | undefined;
@@ -127,8 +149,12 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     super();
     this.config = config;
     this.hub = new StreamHub(config.hub);
+    this.relays = new RelayRegistry(this.hub);
+    // Memory keys exist at once; Redis keys once listen() has connected.
+    this.#keys = config.redis === undefined ? new MemoryKeyStore() : undefined;
     const hooks: (Authorize | undefined)[] = [];
     if (config.apps !== undefined) hooks.push(appsAuthorize(config.apps));
+    if (config.rtmpNoAuth !== true) hooks.push(this.#keysAuthorize());
     hooks.push(config.authorize);
     this.authorize = allOf(hooks);
     this.rtmp = createRtmpServer({
@@ -142,6 +168,15 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       handler: this.hub,
       authorize: allOf([this.authorize, config.flv?.authorize]),
     });
+    this.hls =
+      config.hls === false
+        ? undefined
+        : createHlsServer({
+            ...config.hls,
+            handler: this.hub,
+            cors: config.cors ?? "*",
+            ...(this.authorize === undefined ? {} : { authorize: this.authorize }),
+          });
     if (config.rtmps !== undefined) {
       const { cert, key } = config.rtmps;
       this.#rtmps = createTlsServer(
@@ -152,6 +187,26 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       // destroys its socket).
       this.#rtmps.on("tlsClientError", () => undefined);
     }
+  }
+
+  /** The channel keys (memory, or Redis once `listen()` connected); what /control/get hands out. */
+  get keys(): KeyStore | undefined {
+    return this.#keys;
+  }
+
+  /** Channel keys as a hook; until the store exists (Redis connecting) publishing is refused. */
+  #keysAuthorize(): Authorize {
+    let hook: Authorize | undefined;
+    let hookFor: KeyStore | undefined;
+    return (request) => {
+      const keys = this.#keys;
+      if (keys === undefined) return { allow: false, reason: "channel keys are not ready", status: 403 };
+      if (hookFor !== keys) {
+        hook = channelKeyAuthorize(keys);
+        hookFor = keys;
+      }
+      return (hook as Authorize)(request);
+    };
   }
 
   /**
@@ -175,6 +230,21 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     if (pushRules.length > 0 && this.#staticPush === undefined) {
       this.#staticPush = staticPush(this.hub, { rules: pushRules });
     }
+    if (this.#keys === undefined && config.redis !== undefined) {
+      try {
+        this.#keys = await createKeyStore({
+          redisAddr: config.redis.addr,
+          ...(config.redis.password === undefined ? {} : { redisPassword: config.redis.password }),
+          onError: (error) => this.emit("error", error),
+        });
+      } catch (error) {
+        await this.close();
+        throw new ServerSetupError(
+          `cannot use Redis at ${config.redis.addr} for channel keys: ${(error as Error).message}. Check redis_addr (--redis-addr) and redis_pwd.`,
+          error,
+        );
+      }
+    }
     const rtmp = await this.#listenOne(
       "RTMP",
       "--rtmp-port",
@@ -190,7 +260,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
         "--rtmps-port",
         config.rtmps?.host ?? host,
         config.rtmps?.port ?? DEFAULT_PORTS.rtmps,
-        (p, h) => listenTls(tls, p, h),
+        (p, h) => listenTcp(tls, p, h),
       );
     }
     addresses.flv = await this.#listenOne(
@@ -200,7 +270,41 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       config.flvPort ?? DEFAULT_PORTS.flv,
       (p, h) => this.flv.listen(p, h),
     );
+    const hls = this.hls;
+    if (hls !== undefined) {
+      addresses.hls = await this.#listenOne(
+        "HLS",
+        "--hls-port",
+        config.hlsHost ?? host,
+        config.hlsPort ?? DEFAULT_PORTS.hls,
+        (p, h) => hls.listen(p, h),
+      );
+    }
+    if (config.api !== false) {
+      const api = this.#createApi();
+      addresses.api = await this.#listenOne(
+        "the API",
+        "--api-port",
+        config.apiHost ?? "127.0.0.1",
+        config.apiPort ?? DEFAULT_PORTS.api,
+        (p, h) => listenTcp(api, p, h),
+      );
+    }
     return addresses;
+  }
+
+  #createApi(): HttpServer {
+    const keys = this.#keys as KeyStore;
+    const handler = createApiHandler({
+      hub: this.hub,
+      keys,
+      relays: this.relays,
+      ...(this.config.jwt === undefined ? {} : { jwt: this.config.jwt }),
+      onError: (error) => this.emit("error", error instanceof Error ? error : new Error(String(error))),
+    });
+    const server = createHttpServer(handler);
+    this.#api = server;
+    return server;
   }
 
   /** When `info` is a recorder of ours, emit `recordDone` once its file is finished. */
@@ -240,14 +344,21 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
 
   async #close(): Promise<void> {
     this.#staticPush?.stop();
+    this.relays.close();
     const recording = this.#recording;
-    // Players and publishers are told first (the hub ends every stream and closes its writers),
-    // then the listeners stop and the sockets that are left go.
+    // Players are told first, as when a publisher leaves (RTMP: StreamEOF, UnpublishNotify and
+    // Play.Stop; HTTP-FLV and WS-FLV: the response ends; recordings finish their file); then the
+    // hub ends the publishers, the listeners stop and the sockets that are left go.
+    for (const stream of this.hub.streams()) stream.closeWriters();
     this.hub.close();
     const tls = this.#rtmps;
+    const api = this.#api;
     await Promise.all([
       this.rtmp.close(),
       this.flv.close(),
+      this.hls?.close(),
+      api === undefined ? undefined : closeHttp(api),
+      this.#keys?.close(),
       tls === undefined
         ? undefined
         : new Promise<void>((resolve) => (tls.listening ? tls.close(() => resolve()) : resolve())),
@@ -256,7 +367,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   }
 }
 
-function listenTls(server: TlsServer, port: number, host: string): Promise<AddressInfo> {
+function listenTcp(server: TlsServer | HttpServer, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once("error", onError);
@@ -264,6 +375,18 @@ function listenTls(server: TlsServer, port: number, host: string): Promise<Addre
       server.off("error", onError);
       resolve(server.address() as AddressInfo);
     });
+  });
+}
+
+/** Stop listening and drop every connection (keep-alive ones included). */
+function closeHttp(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeAllConnections();
   });
 }
 

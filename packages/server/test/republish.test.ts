@@ -91,6 +91,9 @@ describe("seamless republish (ffmpeg publisher killed and back within the grace)
       host: "127.0.0.1",
       rtmpPort: 0,
       flvPort: 0,
+      rtmpNoAuth: true,
+      hls: false,
+      api: false,
       hub: { republishGraceMs: GRACE_MS },
     });
     const { rtmp, flv } = await server.listen();

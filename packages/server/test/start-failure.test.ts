@@ -33,7 +33,7 @@ describe("OnairServer.listen failures", () => {
     const rtmpPort = await freePort();
     const flvPort = await freePort();
     blockers.push(await occupy(flvPort));
-    const server = new OnairServer({ host: "127.0.0.1", rtmpPort, flvPort });
+    const server = new OnairServer({ host: "127.0.0.1", rtmpPort, flvPort, hls: false, api: false });
     const error = await server.listen().then(
       () => undefined,
       (e: unknown) => e,
@@ -52,9 +52,24 @@ describe("OnairServer.listen failures", () => {
     const rtmpPort = await freePort();
     const flvPort = await freePort();
     blockers.push(await occupy(rtmpPort));
-    const server = new OnairServer({ host: "127.0.0.1", rtmpPort, flvPort });
+    const server = new OnairServer({ host: "127.0.0.1", rtmpPort, flvPort, hls: false, api: false });
     await expect(server.listen()).rejects.toThrow(/--rtmp-port/);
     expect(await canListen(flvPort)).toBe(true);
+  });
+
+  it("names --api-port when the API port is taken, and lets go of RTMP, HTTP-FLV and HLS", async () => {
+    const [rtmpPort, flvPort, hlsPort, apiPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    blockers.push(await occupy(apiPort));
+    const server = new OnairServer({ host: "127.0.0.1", rtmpPort, flvPort, hlsPort, apiPort });
+    await expect(server.listen()).rejects.toThrow(
+      `cannot listen for the API on 127.0.0.1:${apiPort}: the port is already in use (another onair, or another server?). Choose another port with --api-port.`,
+    );
+    for (const port of [rtmpPort, flvPort, hlsPort]) expect(await canListen(port)).toBe(true);
   });
 
   it("the CLI prints one line naming the flag, no stack trace, and exits 1", async () => {
@@ -72,6 +87,8 @@ describe("OnairServer.listen failures", () => {
       String(rtmpPort),
       "--flv-port",
       String(flvPort),
+      "--no-hls",
+      "--no-api",
     ]);
     expect(await cli.exited).toBe(1);
     const stderr = cli.stderr().trim();
