@@ -147,6 +147,38 @@ describe.skipIf(!hasOpenssl)("HLS over HTTP/2 with TLS", () => {
     expect(playlist.headers["content-type"]).toBe("application/vnd.apple.mpegurl");
   });
 
+  it("refuses connections past maxConnections: over HTTP/1.1 and HTTP/2 with 503 JSON", async () => {
+    const directory = new FakeDirectory();
+    directory.add(new FakeSource("live/a")).completeSegment();
+    const limited = createHlsServer({
+      handler: hub,
+      streams: directory,
+      host: "127.0.0.1",
+      port: 0,
+      maxConnections: 1,
+      tls: { cert, key: readFileSync(join(dir.path, "key.pem")) },
+    });
+    const limitedPort = (await limited.listen()).port;
+    const first = connect(`https://localhost:${limitedPort}`, { ca: cert });
+    try {
+      expect((await h2Get(first, "/live/a/0.m4s")).status).toBe(200);
+      const refused = await http1Get(limitedPort, "/live/a/0.m4s", cert);
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body)).toMatchObject({ code: "ERR_HLS_TOO_MANY_CONNECTIONS" });
+      const second = connect(`https://localhost:${limitedPort}`, { ca: cert });
+      second.on("error", () => {});
+      const outcome = await h2Get(second, "/live/a/0.m4s");
+      expect(outcome.status).toBe(503);
+      expect(JSON.parse(outcome.body)).toMatchObject({ code: "ERR_HLS_TOO_MANY_CONNECTIONS" });
+      second.destroy();
+      expect(limited.stats().refused.maxConnections).toBe(2);
+      expect(limited.stats().served.files).toBe(1);
+    } finally {
+      first.close();
+      await limited.close();
+    }
+  });
+
   it("close() ends an open HTTP/2 session with a held request", async () => {
     const session = connect(`https://localhost:${port}`, { ca: cert });
     session.on("error", () => {});

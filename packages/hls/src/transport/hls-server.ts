@@ -48,8 +48,8 @@ export interface HlsServerOptions extends HlsStreamsOptions, HlsHandlerOptions {
    */
   keepAliveTimeoutMs?: number;
   /**
-   * Open connections at once; one more is refused with 503 JSON (an HTTP/2 connection is closed
-   * at once). Default 5000; Infinity turns the limit off.
+   * Open connections at once. One more is let in for 2 s to read its refusal: 503 JSON to each
+   * request on it (HTTP/2: then GOAWAY). Default 5000; Infinity turns the limit off.
    */
   maxConnections?: number;
   /**
@@ -102,7 +102,11 @@ export class HlsServer {
   readonly #maxUrlLength: number;
   readonly #sockets = new Set<Socket>();
   readonly #connectionsPerIp = new Map<string, number>();
-  readonly #pendingRefusals = new WeakMap<Socket, HlsRefusal>();
+  /**
+   * Connections over a limit, let in to read their refusal, by "address|port" (HTTP/2 requests
+   * show their connection only through a proxy object, so identity cannot be the key).
+   */
+  readonly #pendingRefusals = new Map<string, HlsRefusal>();
   #connections = 0;
   #refusing = 0;
   readonly #refused = { maxConnections: 0, perIp: 0, urlTooLong: 0 };
@@ -240,29 +244,41 @@ export class HlsServer {
     }
     this.#refused[refusal === HLS_REFUSALS.perIp ? "perIp" : "maxConnections"] += 1;
     debug("refusing a connection from %s: %s", ip, refusal.error);
-    // An HTTP/2 connection carries many requests: it is closed, not answered request by request.
-    if ((socket as TLSSocket).alpnProtocol === "h2" || this.#refusing >= REFUSAL_BACKLOG) {
+    if (this.#refusing >= REFUSAL_BACKLOG) {
       socket.destroy();
       return;
     }
-    // Let an HTTP/1.1 client in to read its refusal as JSON, for a while.
+    // Let the client in to read its refusal as JSON (every request on it), for a while.
     this.#refusing += 1;
-    this.#pendingRefusals.set(socket, refusal);
+    const peer = `${socket.remoteAddress}|${socket.remotePort}`;
+    this.#pendingRefusals.set(peer, refusal);
     const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
     timer.unref();
     socket.once("close", () => {
       this.#refusing -= 1;
+      this.#pendingRefusals.delete(peer);
       clearTimeout(timer);
     });
   }
 
   #request(req: HlsRequest, res: HlsResponse): void {
     const head = req.method === "HEAD";
-    const pending = this.#pendingRefusals.get(req.socket as Socket);
+    const pending =
+      this.#refusing === 0
+        ? undefined
+        : this.#pendingRefusals.get(`${req.socket?.remoteAddress}|${req.socket?.remotePort}`);
     if (pending !== undefined) {
-      sendRefusal(res as Reply, pending, pending.reason, this.#options.cors ?? "*", head, {
-        Connection: "close",
-      });
+      const http2 = "stream" in res;
+      sendRefusal(
+        res as Reply,
+        pending,
+        pending.reason,
+        this.#options.cors ?? "*",
+        head,
+        http2 ? {} : { Connection: "close" },
+      );
+      // HTTP/2: no new streams on this connection (GOAWAY); the ones open end with their refusal.
+      if (http2) res.stream.session?.close();
       return;
     }
     if ((req.url ?? "/").length > this.#maxUrlLength) {
