@@ -29,6 +29,7 @@ export {
   type PlayerStats,
   type PublisherStats,
   Stream,
+  type StreamHeaders,
   type StreamStats,
 } from "./stream.js";
 export {

@@ -105,6 +105,13 @@ function addCounts(to: MediaCounts, from: MediaCounts): void {
   to.dataPackets += from.dataPackets;
 }
 
+/** A stream's cached metadata and sequence headers (see {@link Stream.headers}). */
+export interface StreamHeaders {
+  metadata: MediaPacket | undefined;
+  video: MediaPacket | undefined;
+  audio: MediaPacket | undefined;
+}
+
 /** Live statistics of one stream. */
 export interface StreamStats {
   key: string;
@@ -267,6 +274,15 @@ export class Stream implements PacketSink {
     const counts = { ...this.#departed };
     for (const subscriber of this.#subscribers) addCounts(counts, subscriber);
     return counts;
+  }
+
+  /**
+   * The metadata (onMetaData) and codec configuration packets a player joining now gets first;
+   * undefined for those not seen yet. Read-only: for dashboards (codecs, picture size, frame rate).
+   */
+  headers(): StreamHeaders {
+    const cache = this.#cache;
+    return { metadata: cache.metadata, video: cache.videoHeader, audio: cache.audioHeader };
   }
 
   /** Received since the stream was made, by kind. */
