@@ -323,6 +323,22 @@ describe("thousands of held requests", () => {
     console.info(`5000 held requests: ~${perRequest} bytes of heap each (fake responses included)`);
   });
 
+  it("gives polling viewers of an unchanged playlist the same bytes, encoded once", () => {
+    const directory = new FakeDirectory();
+    const source = directory.add(new FakeSource("live/a"));
+    source.completeSegment();
+    const text = source.playlist();
+    source.playlist = () => text; // a segmenter's cached string
+    const hls = hlsHandler(directory);
+    handler = hls;
+    const [a, b] = [new FakeResponse(), new FakeResponse()];
+    hls(fakeRequest("/live/a.m3u8"), a as never);
+    hls(fakeRequest("/live/a.m3u8"), b as never);
+    expect(a.status).toBe(200);
+    expect(a.body?.toString()).toBe(text);
+    expect(b.body).toBe(a.body);
+  });
+
   it("forgets 5000 clients that leave, and the sweep timer stops", () => {
     vi.useFakeTimers();
     const directory = new FakeDirectory();

@@ -150,7 +150,7 @@ export class FakeResponse extends EventEmitter {
   }
 
   end(body?: Buffer | string): this {
-    this.body = body === undefined ? undefined : Buffer.from(body);
+    this.body = body === undefined || Buffer.isBuffer(body) ? body : Buffer.from(body);
     this.writableEnded = true;
     this.emit("finish");
     this.emit("close");

@@ -197,6 +197,19 @@ export function hlsHandler(
     sendJson(res as Reply, 404, body, cors, head);
   };
 
+  // The last playlist of each stream as bytes: a segmenter returns the same string until it
+  // changes, so polling viewers share one Buffer instead of encoding the text each time.
+  const lastPlaylist = new WeakMap<HlsPlaylistSource, { text: string; bytes: Buffer }>();
+  const playlistBytes = (source: HlsPlaylistSource, uriQuery: string | undefined): Buffer => {
+    const text = source.playlist(uriQuery);
+    if (uriQuery !== undefined) return Buffer.from(text);
+    const last = lastPlaylist.get(source);
+    if (last !== undefined && last.text === text) return last.bytes;
+    const bytes = Buffer.from(text);
+    lastPlaylist.set(source, { text, bytes });
+    return bytes;
+  };
+
   const sendPlaylist = (res: HlsResponse, body: Buffer, head: boolean): void => {
     stats.served.playlists += 1;
     sendBody(res as Reply, 200, body, playlistHeaders, head);
@@ -239,7 +252,7 @@ export function hlsHandler(
           const cacheKey = held.text ?? "";
           let body = batch.get(cacheKey);
           if (body === undefined) {
-            body = Buffer.from(held.source.playlist(held.text));
+            body = playlistBytes(held.source, held.text);
             batch.set(cacheKey, body);
           }
           sendPlaylist(held.res, body, held.head);
@@ -306,13 +319,13 @@ export function hlsHandler(
     // The query reaches the segment URIs only when the hook may look for it there.
     const uriQuery = authorize === undefined ? undefined : uriQueryOf(query);
     if (msnText === null) {
-      if (hasContent(source)) sendPlaylist(res, Buffer.from(source.playlist(uriQuery)), head);
+      if (hasContent(source)) sendPlaylist(res, playlistBytes(source, uriQuery), head);
       else hold(res, head, source, HeldKind.content, "c", -1, -1, uriQuery);
       return;
     }
     // RFC 8216bis 6.2.5.2: the directives are ignored once the playlist has EXT-X-ENDLIST.
     if (source.ended) {
-      sendPlaylist(res, Buffer.from(source.playlist(uriQuery)), head);
+      sendPlaylist(res, playlistBytes(source, uriQuery), head);
       return;
     }
     const msn = Number(msnText);
@@ -333,7 +346,7 @@ export function hlsHandler(
       }
     }
     if (blockingReady(source, msn, part)) {
-      sendPlaylist(res, Buffer.from(source.playlist(uriQuery)), head);
+      sendPlaylist(res, playlistBytes(source, uriQuery), head);
       return;
     }
     hold(res, head, source, HeldKind.playlist, `p${msn}/${part}`, msn, part, uriQuery);
