@@ -250,6 +250,16 @@ describe("authorize", () => {
     expect((await httpRequest(port, "/live/a/0.m4s?token=t+1")).status).toBe(200);
   });
 
+  it("cannot inject playlist lines through the query", async () => {
+    const { port } = await start({ authorize: () => true });
+    const answer = await httpRequest(port, "/live/a.m3u8?t=%22%0A%23EXT-X-ENDLIST%0Aevil.ts");
+    expect(answer.status).toBe(200);
+    const text = answer.body.toString();
+    expect(text).not.toContain("#EXT-X-ENDLIST");
+    expect(text.split("\n").some((line) => line.startsWith("evil"))).toBe(false);
+    expect(text).toContain("a/0.m4s?t=%22%0A%23EXT-X-ENDLIST%0Aevil.ts\n");
+  });
+
   it("leaves playlist URIs alone without a hook", async () => {
     const { port, source } = await start();
     expect((await httpRequest(port, "/live/a.m3u8?token=abc")).status).toBe(200);

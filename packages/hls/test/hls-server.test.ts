@@ -97,6 +97,25 @@ describe("createHlsServer", () => {
     expect((await httpRequest(exempt.port, "/live/a/0.m4s")).status).toBe(200);
   });
 
+  it("holds 300 requests on real connections and answers them all from one change", async () => {
+    const { port, source } = await start();
+    const count = 300;
+    const answers = Array.from({ length: count }, (_, i) =>
+      httpRequest(port, i % 3 === 0 ? "/live/a/1.1.m4s" : "/live/a.m3u8?_HLS_msn=1&_HLS_part=1"),
+    );
+    await until(() => server?.stats().held === count, `${count} held requests`);
+    expect(source.listeners.size).toBe(1);
+    source.addPart();
+    const done = await Promise.all(answers);
+    expect(done.every((answer) => answer.status === 200)).toBe(true);
+    expect(done[0].body.toString()).toBe("part 1.1");
+    expect(done[1].body.toString()).toContain('URI="a/1.1.m4s"');
+    expect(source.playlistQueries.length).toBe(1);
+    expect(server?.stats()).toMatchObject({ held: 0, heldStreams: 0 });
+    expect(source.listeners.size).toBe(0);
+    await until(() => server?.stats().connections === 0, "the connections to close");
+  });
+
   it("close() answers held requests, frees the port, leaves the given streams alone, and is idempotent", async () => {
     const { port, source } = await start();
     const held = httpRequest(port, "/live/a.m3u8?_HLS_msn=2").catch((error: Error) => error);
