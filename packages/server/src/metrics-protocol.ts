@@ -1,0 +1,42 @@
+import type { StreamInfo } from "@onair/core";
+
+/**
+ * What kind of reader or writer a {@link StreamInfo} belongs to, from the id prefix each package
+ * gives it ("rtmp-play-7", "http-flv-3", "flv-record-2", ...). The answer is one of a fixed set,
+ * so it is safe as a metric label: nothing a client sends can add a value.
+ */
+export type StreamProtocol =
+  | "rtmp"
+  | "rtmps"
+  | "http-flv"
+  | "ws-flv"
+  | "hls"
+  | "record"
+  | "relay"
+  | "file"
+  | "other";
+
+const PREFIXES: readonly (readonly [string, StreamProtocol])[] = [
+  ["rtmp-", "rtmp"],
+  ["http-flv-", "http-flv"],
+  ["ws-flv-", "ws-flv"],
+  ["hls-", "hls"],
+  ["flv-record-", "record"],
+  ["relay-", "relay"],
+  ["flv-file-", "file"],
+];
+
+export function streamProtocol(info: StreamInfo): StreamProtocol {
+  for (const [prefix, protocol] of PREFIXES) {
+    if (!info.id.startsWith(prefix)) continue;
+    // An RTMP session's url carries the scheme the client connected with (its tcUrl's).
+    if (protocol === "rtmp" && info.url.startsWith("rtmps:")) return "rtmps";
+    return protocol;
+  }
+  return "other";
+}
+
+/** Publishers and players that are a client's connection (not a recorder, segmenter or relay). */
+export function isClientProtocol(protocol: StreamProtocol): boolean {
+  return protocol === "rtmp" || protocol === "rtmps" || protocol === "http-flv" || protocol === "ws-flv";
+}
