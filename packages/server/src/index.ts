@@ -50,6 +50,15 @@ export {
 export { MemoryKeyStore } from "./keys/memory-key-store.js";
 export { RedisKeyStore, type RedisKeyStoreOptions } from "./keys/redis-key-store.js";
 export {
+  createMetrics,
+  type HlsStatsSource,
+  type Metrics,
+  type MetricsOptions,
+  type ServerStatsSource,
+  type WebhookStatsSource,
+} from "./metrics.js";
+export { isClientProtocol, type StreamProtocol, streamProtocol } from "./metrics-protocol.js";
+export {
   allOf,
   appsAuthorize,
   createServer,
@@ -60,3 +69,15 @@ export {
   ServerSetupError,
   ServerStartError,
 } from "./onair-server.js";
+export {
+  createWebhooks,
+  type WebhookAction,
+  type WebhookAuthorizeBody,
+  WebhookError,
+  type WebhookEventBody,
+  type WebhookHookStats,
+  type WebhookOptions,
+  type WebhookRecordBody,
+  type WebhookStats,
+  type Webhooks,
+} from "./webhooks.js";
