@@ -39,6 +39,13 @@ export interface ApiHandlerOptions {
   stats?: (room: string | undefined) => Partial<LiveStat>;
   /** Told of unexpected failures (answered 500 without details). */
   onError?: (error: unknown) => void;
+  /**
+   * Extra routes behind the same JWT check (the dashboard: `/`, `/dashboard/…`, `/stat/events`):
+   * asked first, after the check; true when it answered.
+   */
+  dashboard?: {
+    handle(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): boolean;
+  };
 }
 
 /** A Node `http` request listener. */
@@ -215,6 +222,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         return;
       }
     }
+    if (options.dashboard?.handle(req, res, path, query) === true) return;
     if (path === "/metrics" && options.metrics !== undefined) {
       const { contentType, body } = await options.metrics();
       if (res.headersSent || res.destroyed) return;
