@@ -66,6 +66,7 @@ server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
 server.on("recordDone", (info, path) => log(`recorded ${info.key} to ${path} (${info.id})`));
 server.rtmp.on("refused", (remoteAddress, reason) => log(`refused RTMP ${remoteAddress}: ${reason}`));
 server.on("error", (error) => log(`error: ${error.message}`));
+server.on("log", (message) => log(message));
 
 let listening: Awaited<ReturnType<typeof server.listen>> | undefined;
 try {

@@ -21,6 +21,8 @@ import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
 import { createKeyStore } from "./keys/create-key-store.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { MemoryKeyStore } from "./keys/memory-key-store.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { createWebhooks, type Webhooks } from "./webhooks.js";
 
 /** The options of {@link OnairServer}: the same as the ready server's config. */
 export type OnairServerOptions = OnairConfig;
@@ -65,6 +67,8 @@ export interface OnairServerEvents {
   recordDone: [info: StreamInfo, path: string];
   /** Something failed that no request could be told of (an API handler bug, Redis going away). */
   error: [Error];
+  /** A line worth logging: a webhook that failed, timed out or refused. */
+  log: [message: string];
 }
 
 /** The server could not start for a reason other than a port (Redis unreachable, ...). */
@@ -135,6 +139,10 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   readonly hls: HlsServer | undefined;
   /** The relays the API's /control/push and /control/pull start (static pushes run on their own). */
   readonly relays: RelayRegistry;
+  /** The webhooks; undefined unless a hook URL is configured. */
+  readonly webhooks: Webhooks | undefined;
+  /** The Prometheus metrics the API serves at /metrics. */
+  readonly metrics: Metrics;
   readonly config: Readonly<OnairConfig>;
   /** The one hook every protocol asks (apps, keys, webhooks, the user's), before its own. */
   readonly authorize: Authorize | undefined;
@@ -143,6 +151,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   #rtmps: TlsServer | undefined;
   #recording: ReturnType<typeof recordStreams> | undefined;
   #staticPush: StaticPush | undefined;
+  #detachWebhooks: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(config: OnairConfig = {}) {
@@ -155,6 +164,19 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     const hooks: (Authorize | undefined)[] = [];
     if (config.apps !== undefined) hooks.push(appsAuthorize(config.apps));
     if (config.rtmpNoAuth !== true) hooks.push(this.#keysAuthorize());
+    const hookUrls = config.webhooks ?? {};
+    const anyHook = [
+      hookUrls.onPublish,
+      hookUrls.onUnpublish,
+      hookUrls.onPlay,
+      hookUrls.onStop,
+      hookUrls.onRecordDone,
+    ].some((url) => url !== undefined && url !== "");
+    this.webhooks = anyHook
+      ? createWebhooks({ ...hookUrls, log: (message) => this.emit("log", message) })
+      : undefined;
+    // After the keys: a publish hook is told the room, never the key.
+    hooks.push(this.webhooks?.authorize);
     hooks.push(config.authorize);
     this.authorize = allOf(hooks);
     this.rtmp = createRtmpServer({
@@ -187,6 +209,13 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       // destroys its socket).
       this.#rtmps.on("tlsClientError", () => undefined);
     }
+    this.metrics = createMetrics({
+      hub: this.hub,
+      rtmp: this.rtmp,
+      flv: this.flv,
+      ...(this.hls === undefined ? {} : { hls: this.hls }),
+      ...(this.webhooks === undefined ? {} : { webhooks: this.webhooks }),
+    });
   }
 
   /** The channel keys (memory, or Redis once `listen()` connected); what /control/get hands out. */
@@ -223,6 +252,11 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       const recording = recordStreams(this.hub, { dir: config.flvDir });
       this.#recording = recording;
       this.hub.on("play", (info) => this.#watchRecording(recording.recordings, info));
+    }
+    if (this.webhooks !== undefined && this.#detachWebhooks === undefined) {
+      const webhooks = this.webhooks;
+      this.#detachWebhooks = webhooks.attach(this.hub);
+      this.on("recordDone", (info, path) => webhooks.recordDone(info, path));
     }
     const pushRules = (config.apps ?? [])
       .filter((app) => app.staticPush !== undefined && app.staticPush.length > 0)
@@ -299,6 +333,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       hub: this.hub,
       keys,
       relays: this.relays,
+      metrics: () => this.metrics.scrape(),
       ...(this.config.jwt === undefined ? {} : { jwt: this.config.jwt }),
       onError: (error) => this.emit("error", error instanceof Error ? error : new Error(String(error))),
     });
@@ -364,6 +399,11 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
         : new Promise<void>((resolve) => (tls.listening ? tls.close(() => resolve()) : resolve())),
       recording === undefined ? undefined : withTimeout(recording.stop(), CLOSE_RECORDINGS_MS),
     ]);
+    // Last, so that the unpublish, stop and record-done hooks of the streams just ended go out
+    // (they get a short grace; the CLI's exit deadline is 2 s).
+    this.#detachWebhooks?.();
+    await this.webhooks?.close(300);
+    this.metrics.close();
   }
 }
 
