@@ -159,15 +159,26 @@ describe("routes", () => {
     expect(answer.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
-  it("handle() leaves URLs that are not HLS to the app", async () => {
+  it("handle() takes only its streams' URLs, leaving the rest to the app", async () => {
     const { port } = await start({}, "handle");
-    for (const path of ["/", "/live/a.flv", "/live/a/b/c.m3u8", "/live/a/page.html", "/a.m3u8"]) {
+    for (const path of [
+      "/",
+      "/live/a.flv",
+      "/live/a/b/c.m3u8",
+      "/live/a/page.html",
+      "/a.m3u8",
+      "/assets/videos/intro.mp4",
+      "/live/nope.m3u8",
+      "/live/nope/0.ts",
+      "/live/%2e%2e/0.m4s",
+    ]) {
       const answer = await httpRequest(port, path);
       expect(answer.body.toString(), path).toBe("the app's own route");
     }
     expect((await httpRequest(port, "/live/a.m3u8")).status).toBe(200);
     expect((await httpRequest(port, "/live/a/0.m4s")).body.toString()).toBe("segment 0");
-    expect((await httpRequest(port, "/live/%2e%2e/0.m4s")).status).toBe(400);
+    expect((await httpRequest(port, "/live/a/99.m4s")).status).toBe(404);
+    expect((await httpRequest(port, "/live/a.m3u8", { method: "OPTIONS" })).status).toBe(204);
   });
 
   it("answers 503 once closed", async () => {

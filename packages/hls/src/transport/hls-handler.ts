@@ -74,12 +74,16 @@ export interface HlsHandlerStats {
 /**
  * A plain `(req, res)` handler for node:http and node:http2 (compatibility API) servers, or any
  * framework that hands those objects over. Called as a function it answers every request (a JSON
- * 404 for URLs that are not HLS); `handle` answers only HLS URLs and returns false for the others,
- * so an app can fall through to its own routes.
+ * 404 for URLs that are not HLS, 400 for unsafe ones); `handle` answers only the URLs of the
+ * directory's streams and returns false for the others, so an app can fall through to its routes.
  */
 export interface HlsRequestHandler {
   (req: HlsRequest, res: HlsResponse): void;
-  /** Answer `req` if its URL is an HLS URL (`/APP/NAME.m3u8`, `/APP/NAME/FILE.ext`) and return true; else write nothing and return false. */
+  /**
+   * Answer `req` and return true if its URL is the playlist or a file (`/APP/NAME.m3u8`,
+   * `/APP/NAME/FILE.ext`) of a stream the directory has; else write nothing and return false (an
+   * unpublished stream, an unsafe path, any other URL: the app's to answer).
+   */
   handle(req: HlsRequest, res: HlsResponse): boolean;
   /** Answer every held request with 503 and refuse new ones with 503. Idempotent. */
   close(): void;
@@ -425,25 +429,24 @@ export function hlsHandler(
     );
   };
 
-  const handle = (req: HlsRequest, res: HlsResponse): boolean => {
-    const target = parseHlsPath(req.url ?? "/");
-    if (target === undefined) return false;
+  /** Answer a request whose URL parsed as an HLS URL (or a bad one). */
+  const answer = (req: HlsRequest, res: HlsResponse, target: HlsTarget | typeof BAD_HLS_PATH): void => {
     const method = req.method ?? "GET";
     if (method === "OPTIONS") {
       (res as Reply).writeHead(204, { ...corsOnly, "Access-Control-Max-Age": "86400" });
       (res as Reply).end();
-      return true;
+      return;
     }
     if (method !== "GET" && method !== "HEAD") {
       sendJson(res as Reply, 405, { error: "method not allowed" }, cors, false, {
         Allow: "GET, HEAD, OPTIONS",
       });
-      return true;
+      return;
     }
     const head = method === "HEAD";
     if (target === BAD_HLS_PATH) {
       refuse(res, HLS_REFUSALS.badPath, head);
-      return true;
+      return;
     }
     try {
       if (authorize === undefined) serve(res, target, head);
@@ -453,17 +456,30 @@ export function hlsHandler(
       debug("serving %s failed: %O", req.url, error);
       if (!isGone(res)) sendJson(res as Reply, 500, { error: "internal error" }, cors, head);
     }
-    return true;
   };
 
   const handler = (req: HlsRequest, res: HlsResponse): void => {
-    if (handle(req, res)) return;
     const url = req.url ?? "/";
+    const target = parseHlsPath(url);
+    if (target !== undefined) {
+      answer(req, res, target);
+      return;
+    }
     notFound(
       res,
       { error: "not found", path: url.length > 200 ? `${url.slice(0, 200)}…` : url },
       req.method === "HEAD",
     );
+  };
+
+  // Mounted before an app's own routes, the handler takes only the URLs of streams it serves:
+  // `/assets/videos/intro.mp4` or a stream not published (yet) stays the app's.
+  const handle = (req: HlsRequest, res: HlsResponse): boolean => {
+    const target = parseHlsPath(req.url ?? "/");
+    if (target === undefined || target === BAD_HLS_PATH) return false;
+    if (directory.get(target.app, target.name) === undefined) return false;
+    answer(req, res, target);
+    return true;
   };
 
   return Object.assign(handler, {
