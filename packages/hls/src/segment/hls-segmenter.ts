@@ -15,6 +15,7 @@
  *   or far forward) ends the segment at once; the next one has EXT-X-DISCONTINUITY, and its video
  *   starts at a keyframe (inter frames before it are dropped; audio goes on).
  */
+import { debuglog } from "node:util";
 import type { MediaPacket, StreamInfo, StreamWriter } from "@onair/core";
 import { parseAudioTagHeader } from "@onair/flv";
 import { Fmp4Muxer } from "../codec/fmp4/fmp4-muxer.js";
@@ -35,6 +36,9 @@ import {
   reclaimBudget,
 } from "./segment-budget.js";
 import { SegmentFiles } from "./segment-files.js";
+
+// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:segment turns this log on.
+const debug = debuglog("onair:hls:segment");
 
 export interface HlsSegmenterOptions {
   /** What to write; see {@link HlsVariant}. Default "low-latency". */
@@ -648,8 +652,12 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
 
   #skip(error: unknown): void {
     this.#skipped += 1;
-    this.#lastError =
-      error instanceof HlsError ? error.code : error instanceof Error ? error.message : "error";
+    const code = error instanceof HlsError ? error.code : undefined;
+    // One line per kind of error in a row, not one per packet.
+    if (code === undefined || code !== this.#lastError) {
+      debug("%s: packet skipped: %s", this.key, error instanceof Error ? error.message : String(error));
+    }
+    this.#lastError = code ?? (error instanceof Error ? error.message : "error");
   }
 
   // ---- Segments and parts ------------------------------------------------------------------
@@ -821,7 +829,10 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     const listed = this.#segments.length <= this.#window;
     const segment = this.#segments.shift();
     if (segment === undefined) return;
-    if (listed) this.#evictedInWindow += 1;
+    if (listed) {
+      this.#evictedInWindow += 1;
+      debug("%s: segment %d dropped while listed (byte bound)", this.key, segment.msn);
+    }
     if (segment.discontinuity) this.#droppedDiscontinuities += 1;
     this.#resources.delete(segment.file);
     for (const part of segment.parts) this.#resources.delete(part.file);

@@ -11,10 +11,14 @@
  *   then dropped. A publisher that comes in that time gets a new segmenter at once, whose numbers
  *   continue the ended one's (its file names never collide with it: each has its own token).
  */
+import { debuglog } from "node:util";
 import { nextStreamId, type StreamHub, type StreamInfo } from "@onair/core";
 import type { HlsPlaylistSource, HlsSourceDirectory } from "../hls-source.js";
 import { HlsSegmenter, type HlsSegmenterOptions, resolveSegmenterOptions } from "./hls-segmenter.js";
 import { HlsSegmentBudget } from "./segment-budget.js";
+
+// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:segment turns this log on.
+const debug = debuglog("onair:hls:segment");
 
 export interface HlsStreamsOptions extends HlsSegmenterOptions {
   /**
@@ -57,7 +61,17 @@ export class HlsStreams implements HlsSourceDirectory {
   #closed = false;
 
   constructor(hub: StreamHub, options: HlsStreamsOptions = {}) {
-    const { maxTotalBytes, filter, ...segmenterOptions } = options;
+    // Only the segmenter's own options (a server passes its whole options object here).
+    const segmenterOptions: HlsSegmenterOptions = {
+      variant: options.variant,
+      targetDurationMs: options.targetDurationMs,
+      partTargetMs: options.partTargetMs,
+      windowSegments: options.windowSegments,
+      maxBytesPerStream: options.maxBytesPerStream,
+      keepAfterEndMs: options.keepAfterEndMs,
+      dir: options.dir,
+    };
+    const { maxTotalBytes, filter } = options;
     const { keepAfterEndMs } = resolveSegmenterOptions(segmenterOptions); // throws for a bad option now
     const budget =
       options.budget ?? new HlsSegmentBudget(maxTotalBytes ?? HLS_STREAMS_DEFAULTS.maxTotalBytes);
@@ -148,6 +162,7 @@ export class HlsStreams implements HlsSourceDirectory {
       { ...this.#options, ...continued },
     );
     this.#segmenters.set(key, segmenter);
+    debug("%s: segmenter %s (%s)", key, segmenter.info.id, segmenter.variant);
     segmenter.onClose(() => this.#onEnded(segmenter));
     this.#hub.handleWriter(segmenter);
   };
@@ -158,6 +173,7 @@ export class HlsStreams implements HlsSourceDirectory {
 
   #onEnded(segmenter: HlsSegmenter): void {
     if (this.#closed || this.#segmenters.get(segmenter.key) !== segmenter) return;
+    debug("%s: ended, kept %d ms", segmenter.key, this.#keepAfterEndMs);
     if (this.#keepAfterEndMs === 0) {
       this.#drop(segmenter);
       return;

@@ -6,7 +6,11 @@
  */
 import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { debuglog } from "node:util";
 import { isSafePathPart } from "@onair/flv";
+
+// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:segment turns this log on.
+const debug = debuglog("onair:hls:segment");
 
 /** Which SegmentFiles wrote each playlist path last: an older one never deletes a newer one's playlist. */
 const playlistOwners = new Map<string, SegmentFiles>();
@@ -92,6 +96,7 @@ export class SegmentFiles {
     this.#queue = this.#queue.then(task).catch((error: unknown) => {
       this.#errors += 1;
       this.#lastError = error instanceof Error ? error.message : String(error);
+      debug("%s: %s", this.folder, this.#lastError);
     });
   }
 }
