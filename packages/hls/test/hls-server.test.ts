@@ -25,6 +25,22 @@ async function start(
   return { port, source, directory };
 }
 
+/** Connect, send `bytes`, and collect everything the server sends until it closes. */
+function rawExchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    sockets.push(socket);
+    let answer = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (data: string) => {
+      answer += data;
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => resolve(answer));
+    socket.write(bytes);
+  });
+}
+
 function idleConnection(port: number, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port, localAddress }, () => resolve(socket));
@@ -66,6 +82,18 @@ describe("createHlsServer", () => {
     expect(answer.status).toBe(414);
     expect(json(answer)).toMatchObject({ code: HlsRefusalCode.urlTooLong });
     expect(server?.stats().refused.urlTooLong).toBe(1);
+  });
+
+  it("answers bad bytes with 400, headers too large with 431, and slow headers with 408", async () => {
+    const { port } = await start({ maxHeaderSize: 1024, headersTimeoutMs: 300 });
+    expect(await rawExchange(port, "NOT HTTP\r\n\r\n")).toMatch(
+      /^HTTP\/1\.1 400 [\s\S]*\{"error":"bad request"\}$/,
+    );
+    const big = `GET /live/a.m3u8 HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(4000)}\r\n\r\n`;
+    expect(await rawExchange(port, big)).toMatch(/^HTTP\/1\.1 431 /);
+    const slow = await rawExchange(port, "GET /live/a.m3u8 HTTP/1.1\r\n");
+    expect(slow).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow).toContain("Access-Control-Allow-Origin: *");
   });
 
   it("refuses one connection past maxConnections with 503 JSON, and lets it in once one closes", async () => {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, STATUS_CODES } from "node:http";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -13,6 +13,7 @@ import {
   hlsHandler,
 } from "./hls-handler.js";
 import {
+  corsHeaders,
   HLS_REFUSALS,
   type HlsRefusal,
   type HlsRequest,
@@ -85,6 +86,16 @@ const REFUSED_LINGER_MS = 2000;
 /** Refused connections let in at once to read their refusal (past it they are closed at once). */
 const REFUSAL_BACKLOG = 64;
 const HTTP2_IDLE_TIMEOUT_MS = 60_000;
+
+/** A whole HTTP/1.1 response with a JSON body, for a socket no response object is attached to. */
+function rawJsonResponse(status: number, body: unknown, headers: Record<string, string>): string {
+  const text = JSON.stringify(body);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\n`;
+  head += "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-cache\r\n";
+  head += `Content-Length: ${Buffer.byteLength(text)}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  return `${head}\r\n${text}`;
+}
 
 /** The node:http (or, with `tls`, node:http2) server serving HLS, with connection limits. */
 export class HlsServer {
@@ -162,10 +173,24 @@ export class HlsServer {
       server.on("secureConnection", (socket: TLSSocket) => this.#connection(socket));
       this.server = server;
     }
-    // An unanswerable client (a reset mid-request) costs its connection, never the process.
+    // Bad HTTP/1.1 bytes, headers too large or too slow: a one-line JSON answer, then the
+    // connection ends. A client that reset costs its connection, never the process.
     this.server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
       debug("client error from %s: %s", socket.remoteAddress, error.code ?? error.message);
-      socket.destroy();
+      if (error.code === "ECONNRESET" || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const [status, text] =
+        error.code === "HPE_HEADER_OVERFLOW"
+          ? [431, "headers too large"]
+          : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? [408, "request timeout"]
+            : [400, "bad request"];
+      socket.end(rawJsonResponse(status, { error: text }, corsHeaders(this.#options.cors ?? "*")));
+      const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+      timer.unref();
+      socket.once("close", () => clearTimeout(timer));
     });
   }
 
