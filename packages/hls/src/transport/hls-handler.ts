@@ -293,6 +293,8 @@ export function hlsHandler(
     part: number,
     text: string | undefined,
   ): void => {
+    // Its "close" may have come already (while the authorize hook thought): nothing to hold.
+    if (isGone(res)) return;
     if (registry.size >= maxHeld) {
       refuse(res, HLS_REFUSALS.tooManyHeld, head);
       return;
