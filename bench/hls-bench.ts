@@ -19,7 +19,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, hasCommand, run, waitFor } from "../test-support/media-tools.js";
 import { NGINX_RTMP_MODULE, waitForListening } from "../test-support/nginx-rtmp.js";
-import { type HlsLatencyRow, type HlsLatencyTarget, latencyTable, measureHlsLatency } from "./hls-latency.js";
+import {
+  type HlsLatencyRow,
+  type HlsLatencyTarget,
+  latencyTable,
+  measureHlsLatency,
+  waitForSegments,
+} from "./hls-latency.js";
 import { startNginxHls } from "./hls-nginx.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -307,11 +313,9 @@ async function measureDelivery(
   );
   try {
     // Segments exist before the first viewer comes (hls.js starts three segments from the end).
-    await waitFor(() => publisher.child.exitCode !== null, options.quick ? 5000 : 7000, "warm-up").catch(
-      () => {},
-    );
+    await waitForSegments(server.playlistUrl, options.quick ? 1 : 3, 30_000);
     if (publisher.child.exitCode !== null) throw new Error(`ffmpeg exited: ${publisher.stderr()}`);
-    const warmupMs = options.quick ? 2000 : 4000;
+    const warmupMs = options.quick ? 1000 : 4000;
     const load = run(
       ...onCores(options, "client", "node", [
         ...["--conditions=source", "--import", "tsx", join(root, "bench/hls-load-client.ts")],

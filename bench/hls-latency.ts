@@ -32,6 +32,20 @@ export interface HlsLatencyRow {
   errors: number;
 }
 
+/** Resolves once the playlist at `url` lists `count` segments. */
+export async function waitForSegments(url: string, count: number, timeoutMs: number): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const text = await fetch(url)
+      .then((r) => (r.ok ? r.text() : ""))
+      .catch(() => "");
+    if (text.split("#EXTINF").length - 1 >= count) return;
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`${url}: fewer than ${count} segments after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0
@@ -59,8 +73,9 @@ export async function measureHlsLatency(
       });
       const page = await browser.context.newPage();
       try {
-        // Let a few segments exist first, as a viewer arriving at a running stream sees it.
-        await new Promise((r) => setTimeout(r, 4000));
+        // A viewer arriving at a running stream: three segments exist (hls.js starts three
+        // target durations from the end; with fewer, or before the playlist exists, it fails).
+        await waitForSegments(target.playlistUrl, 3, 40_000);
         const playback: HlsPlayback = await playHls(page, pageServer, target.playlistUrl, {
           playS: options.playS + 2,
           timeoutMs: (options.playS + 25) * 1000,
