@@ -4,7 +4,7 @@
  * Low-Latency HLS parts and the blocking-reload view (lastMsn, lastPart, has()).
  */
 import type { MediaPacket } from "@onair/core";
-import { HlsErrorCode, HlsSegmenter, type HlsSegmenterOptions, TS_PID } from "@onair/hls";
+import { HlsErrorCode, HlsSegmentBudget, HlsSegmenter, type HlsSegmenterOptions, TS_PID } from "@onair/hls";
 import muxjs from "mux.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
@@ -144,6 +144,59 @@ describe("HlsSegmenter: where segments are cut", () => {
       expect(bytes.length).toBeLessThan(maxBytesPerStream / 4 + 21_000);
     // What is listed is served.
     expect(segmentBytes(target).length).toBe(extinfs(target.playlist()).length);
+  });
+});
+
+describe("HlsSegmenter: a shared byte budget", () => {
+  it("the stream holding the most loses its oldest segment first; the small one keeps its own", () => {
+    const budget = new HlsSegmentBudget(300_000);
+    const big = new HlsSegmenter(info("live/big"), { variant: "ts", budget });
+    const small = new HlsSegmenter(info("live/small"), { variant: "ts", budget });
+    feed(small, stream({ durationMs: 4500, videoBytes: 500 }));
+    const smallSegments = small.stats().segments;
+    expect(smallSegments).toBe(4);
+    for (const packet of stream({ durationMs: 10_500, videoBytes: 5000 })) {
+      big.write(packet);
+      expect(budget.bytes).toBeLessThanOrEqual(300_000);
+    }
+    expect(small.stats().segments).toBe(smallSegments);
+    expect(big.stats().evictedInWindow).toBeGreaterThan(0);
+    expect(big.stats().bytes + small.stats().bytes).toBe(budget.bytes);
+    big.dispose();
+    expect(budget.bytes).toBe(small.stats().bytes);
+    small.dispose();
+    expect(budget.bytes).toBe(0);
+  });
+
+  it("when no stream has a complete segment left, the biggest one's segment in progress goes; its number is not used again", () => {
+    const budget = new HlsSegmentBudget(150_000);
+    const target = new HlsSegmenter(info(), { variant: "low-latency", budget });
+    let most = 0;
+    // No keyframe from 0 to 4 s: the segment in progress grows past the whole budget (75 kB/s of video).
+    for (const packet of stream({ durationMs: 5000, keyframesAt: [0, 4000], videoBytes: 3000 })) {
+      target.write(packet);
+      most = Math.max(most, budget.bytes);
+    }
+    expect(most).toBeLessThanOrEqual(150_000);
+    expect(target.stats().evictedInWindow).toBe(1);
+    target.close();
+    // What remains comes after the dropped segment (number 0), with a discontinuity: audio from
+    // where it was dropped, video from the keyframe at 4 s.
+    const playlist = target.playlist();
+    expect(tagValues(playlist, "#EXT-X-MEDIA-SEQUENCE:")).toEqual(["1"]);
+    expect(playlist).toContain("#EXT-X-DISCONTINUITY\n");
+    const list = parts(playlist);
+    expect(list.filter((p) => p.independent)).toHaveLength(1);
+    expect(
+      list
+        .slice(
+          0,
+          list.findIndex((p) => p.independent),
+        )
+        .every((p) => !p.independent),
+    ).toBe(true);
+    expect(extinfs(playlist)).toHaveLength(1);
+    expect(extinfs(playlist)[0]).toBeGreaterThan(2.5);
   });
 });
 
