@@ -17,6 +17,7 @@ import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
 import { createApiHandler } from "./api/api-handler.js";
 import { DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
+import { createDashboard, type Dashboard } from "./dashboard/dashboard.js";
 import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
 import { createKeyStore } from "./keys/create-key-store.js";
 import type { KeyStore } from "./keys/key-store.js";
@@ -148,6 +149,8 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   readonly authorize: Authorize | undefined;
   #keys: KeyStore | undefined;
   #api: HttpServer | undefined;
+  /** The live dashboard on the API port (GET /, /stat/events). */
+  #dashboard: Dashboard | undefined;
   #rtmps: TlsServer | undefined;
   #recording: ReturnType<typeof recordStreams> | undefined;
   #staticPush: StaticPush | undefined;
@@ -315,7 +318,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       );
     }
     if (config.api !== false) {
-      const api = this.#createApi();
+      const api = this.#createApi(addresses);
       addresses.api = await this.#listenOne(
         "the API",
         "--api-port",
@@ -327,13 +330,25 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     return addresses;
   }
 
-  #createApi(): HttpServer {
+  #createApi(addresses: OnairAddresses): HttpServer {
     const keys = this.#keys as KeyStore;
+    // The dashboard's preview plays from the media ports; they are bound before the API.
+    const dashboard = createDashboard({
+      hub: this.hub,
+      relays: this.relays,
+      endpoints: () => ({
+        rtmpPort: addresses.rtmp.port,
+        flvPort: addresses.flv.port,
+        ...(addresses.hls === undefined ? {} : { hlsPort: addresses.hls.port }),
+      }),
+    });
+    this.#dashboard = dashboard;
     const handler = createApiHandler({
       hub: this.hub,
       keys,
       relays: this.relays,
       metrics: () => this.metrics.scrape(),
+      dashboard,
       ...(this.config.jwt === undefined ? {} : { jwt: this.config.jwt }),
       onError: (error) => this.emit("error", error instanceof Error ? error : new Error(String(error))),
     });
@@ -388,6 +403,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     this.hub.close();
     const tls = this.#rtmps;
     const api = this.#api;
+    this.#dashboard?.close();
     await Promise.all([
       this.rtmp.close(),
       this.flv.close(),
