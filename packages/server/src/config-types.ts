@@ -29,7 +29,7 @@ export interface AppSettings {
   hls?: boolean;
   /** Played over HTTP-FLV and WebSocket-FLV. Default true. */
   flv?: boolean;
-  /** Its channels managed by the control API (/control/get...). Default true. */
+  /** Accepted for livego.yaml compatibility; the control API serves every app. */
   api?: boolean;
   /** RTMP URLs every stream of this app is pushed to while it is live (APP/NAME: URL + "/" + NAME). */
   staticPush?: string[];

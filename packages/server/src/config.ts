@@ -4,7 +4,7 @@
  * the file. One table below names every setting once; the file key, the variable, the flag, the
  * help text and what the setting sets all come from it.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { OnairError } from "@onair/core";
 import { isMap, isScalar, LineCounter, parseDocument, type YAMLMap } from "yaml";
@@ -148,14 +148,27 @@ const SETTINGS: readonly Setting[] = [
     help: "ts, fmp4 or low-latency",
     default: DEFAULT_HLS_VARIANT,
   },
-  { key: "hls_target_duration", arg: "seconds", parse: seconds, help: "HLS segment target duration" },
-  { key: "hls_part_target", arg: "seconds", parse: seconds, help: "LL-HLS part target duration" },
-  { key: "hls_window", arg: "n", parse: parsePositive, help: "segments in a live playlist" },
+  {
+    key: "hls_target_duration",
+    arg: "seconds",
+    parse: seconds,
+    help: "HLS segment target duration",
+    default: "1",
+  },
+  {
+    key: "hls_part_target",
+    arg: "seconds",
+    parse: seconds,
+    help: "LL-HLS part target duration",
+    default: "0.2",
+  },
+  { key: "hls_window", arg: "n", parse: parsePositive, help: "segments in a live playlist", default: "6" },
   {
     key: "hls_keep_after_end",
     arg: "seconds",
-    parse: (v) => (typeof v === "boolean" ? (v ? 60_000 : 0) : seconds(v)),
-    help: "keep a playlist served after its stream ends (true: 60 s)",
+    parse: (v) => (typeof v === "boolean" ? (v ? 30_000 : 0) : seconds(v)),
+    help: "keep an ended stream's playlist served",
+    default: "30",
   },
   {
     key: "hls_dir",
@@ -507,9 +520,12 @@ export interface LoadConfigOptions {
   argv?: string[];
   /** Environment variables; `ONAIR_*` are read. Default: none (pass `process.env` for the real one). */
   env?: Record<string, string | undefined>;
-  /** Settings file used when neither `-c` nor ONAIR_CONFIG names one. */
+  /** Settings file read when neither `-c` nor ONAIR_CONFIG names one, if it exists. */
   file?: string;
-  /** Read the settings file and the certificate files. Default true; false only checks the flags. */
+  /**
+   * Read the settings file and the certificate files, and check settings against each other.
+   * Default true; false checks each flag's own value only.
+   */
   readFiles?: boolean;
 }
 
@@ -535,7 +551,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const envFile = readEnv(options.env ?? {}, envDraft);
   readFlags(flags.values, flagDraft);
   const flagFile = flags.values.config;
-  const file = typeof flagFile === "string" ? flagFile : (envFile ?? options.file);
+  const named = typeof flagFile === "string" ? flagFile : envFile;
+  // A file named by -c or ONAIR_CONFIG must exist; the caller's default one may not.
+  const file = named ?? (options.file !== undefined && existsSync(options.file) ? options.file : undefined);
   const readFiles = options.readFiles ?? true;
   if (file !== undefined && readFiles) readSettingsFile(file, draft);
   for (const layer of [envDraft, flagDraft]) for (const [key, value] of layer) draft.set(key, value);
@@ -637,7 +655,7 @@ function buildConfig(draft: Draft, readFiles: boolean): OnairConfig {
   const rtmpsWanted = get<boolean>("enable_rtmps") ?? false;
   if (rtmpsWanted) {
     for (const key of ["rtmps_cert", "rtmps_key"]) {
-      if (!draft.has(key)) {
+      if (!draft.has(key) && readFiles) {
         throw new ConfigError(`enable_rtmps needs rtmps_cert and rtmps_key; ${key} is not set`, key);
       }
     }
@@ -661,7 +679,7 @@ function buildConfig(draft: Draft, readFiles: boolean): OnairConfig {
   const secret = get<string>("jwt.secret");
   if (secret !== undefined) {
     config.jwt = { secret, algorithm: get<string>("jwt.algorithm") ?? "HS256" };
-  } else if (draft.has("jwt.algorithm")) {
+  } else if (draft.has("jwt.algorithm") && readFiles) {
     throw new ConfigError("jwt.algorithm is set but jwt.secret is not", "jwt.secret");
   }
 
@@ -751,10 +769,22 @@ ${rows.map(([names, text]) => `  ${names.padEnd(width)}${text}`).join("\n")}
 `;
 }
 
-/** Every YAML key, environment variable and flag: for the README's table and its test. */
-export function settingNames(): { key: string; env: string | null; flag: string | null }[] {
+/** Every setting: YAML key, environment variable, flag, help and default (for the README's table and its test). */
+export function settingNames(): {
+  key: string;
+  env: string | null;
+  flag: string | null;
+  help: string;
+  default: string | undefined;
+}[] {
   return SETTINGS.filter((s) => s.key !== "config").map((s) => {
     const flag = flagOf(s);
-    return { key: s.key, env: envOf(s), flag: flag === null ? null : `--${flag}` };
+    return {
+      key: s.key,
+      env: envOf(s),
+      flag: flag === null ? null : `--${flag}`,
+      help: s.help,
+      default: s.default,
+    };
   });
 }

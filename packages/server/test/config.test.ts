@@ -1,5 +1,5 @@
 /** The ready server's settings: defaults, the three sources and their order, and what is refused. */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../../../test-support/media-tools.js";
@@ -138,7 +138,7 @@ server:
       variant: "ts",
       targetDurationMs: 2000,
       partTargetMs: 500,
-      keepAfterEndMs: 60_000,
+      keepAfterEndMs: 30_000,
     });
     expect(c.webhooks).toEqual({ onPublish: "http://127.0.0.1:9/pub", timeoutMs: 5000, onError: "allow" });
     expect(c.apps).toEqual([
@@ -258,5 +258,33 @@ describe("refusals name the setting", () => {
       refusal({ argv: ["--enable-rtmps", "--rtmps-cert", "/nonexistent.pem", "--rtmps-key", "/x.pem"] })
         .message,
     ).toBe("--rtmps-cert: rtmps_cert: cannot read /nonexistent.pem: ENOENT");
+  });
+});
+
+describe("the README", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+
+  it("its YAML example loads", () => {
+    const example = /<!-- yaml example[^>]*-->\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const c = config({ argv: ["-c", yamlFile(example as string)] });
+    expect(c.apps).toEqual([
+      { name: "live", live: true, hls: true, flv: true, staticPush: ["rtmp://backup.example.com/live"] },
+    ]);
+    expect(c.jwt).toEqual({ secret: "change-me", algorithm: "HS256" });
+    expect(c.hub?.publisherIdleTimeoutMs).toBe(10_000);
+  });
+
+  it("its table lists every setting with its flag", () => {
+    for (const { key, flag } of settingNames()) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));
+      expect(row, key).toBeDefined();
+      if (flag !== null) expect(row).toMatch(new RegExp(`\\| ${flag}(,| \\|)`));
+    }
+  });
+
+  it("a default file that does not exist is no error; one named by -c is", () => {
+    expect(config({ file: "/nonexistent/onair.yaml" }).rtmpPort).toBe(1935);
+    expect(() => loadConfig({ env: { ONAIR_CONFIG: "/nonexistent/onair.yaml" } })).toThrow(ConfigError);
   });
 });
