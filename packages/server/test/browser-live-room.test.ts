@@ -34,7 +34,7 @@ async function advances(page: Page, seconds: number, timeout = 15_000): Promise<
 function shown(page: Page, text: string): Promise<{ list: number; danmaku: number }> {
   return page.evaluate((t) => {
     const count = (selector: string) =>
-      [...document.querySelectorAll(selector)].filter((el) => el.textContent === t).length;
+      Array.from(document.querySelectorAll(selector)).filter((el) => el.textContent === t).length;
     return { list: count("#messages .text"), danmaku: count("#danmaku .danmaku") };
   }, text);
 }
@@ -42,8 +42,8 @@ function shown(page: Page, text: string): Promise<{ list: number; danmaku: numbe
 function waitShown(page: Page, text: string, timeout: number): Promise<unknown> {
   return page.waitForFunction(
     (t) =>
-      [...document.querySelectorAll("#messages .text")].some((el) => el.textContent === t) &&
-      [...document.querySelectorAll("#danmaku .danmaku")].some((el) => el.textContent === t),
+      Array.from(document.querySelectorAll("#messages .text")).some((el) => el.textContent === t) &&
+      Array.from(document.querySelectorAll("#danmaku .danmaku")).some((el) => el.textContent === t),
     text,
     { timeout, polling: 20 },
   );
