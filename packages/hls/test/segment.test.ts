@@ -3,10 +3,11 @@
  * discontinuities, audio-only and video-only streams, codecs it cannot mux, memory bounds, the
  * Low-Latency HLS parts and the blocking-reload view (lastMsn, lastPart, has()).
  */
-import type { MediaPacket } from "@onair/core";
+import { createMediaPacket, type MediaPacket } from "@onair/core";
 import { HlsErrorCode, HlsSegmentBudget, HlsSegmenter, type HlsSegmenterOptions, TS_PID } from "@onair/hls";
 import muxjs from "mux.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { hvc1Tag, hvcC } from "./hevc-tags.js";
 import {
   AVC_RECORD_2,
   aacFrame,
@@ -346,6 +347,49 @@ describe("HlsSegmenter: tracks", () => {
     const tracks = muxjs.mp4.probe.tracks(new Uint8Array(init?.bytes ?? Buffer.alloc(0)));
     expect(tracks.map((t) => t.type)).toEqual(["video"]);
     expect(target.stats().codecs).toBe("avc1.42c028");
+  });
+
+  it("HEVC (Enhanced RTMP hvc1): cut at IRAP frames, hvc1 in the init section, TS stream type 0x24", () => {
+    const hex = (h: string): Buffer => Buffer.from(h, "hex");
+    const record = hvcC({
+      vps: hex("40010c01ffff01600000030090000003000003005d959809"),
+      sps: hex("42010101600000030090000003000003005da00280802d165959a4932bc05a020000030002000003003210"),
+      pps: hex("4401c172b46240"),
+    });
+    const nal = (irap: boolean): Buffer => {
+      const unit = Buffer.alloc(300, 0x33);
+      unit[0] = irap ? 19 << 1 : 1 << 1; // IDR_W_RADL or TRAIL_R
+      unit[1] = 1;
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(unit.length);
+      return Buffer.concat([length, unit]);
+    };
+    const packets: MediaPacket[] = [
+      createMediaPacket("video", 0, hvc1Tag(1, 0, record), { sequenceHeader: true }),
+      aacHeader(),
+    ];
+    for (const packet of frames({ durationMs: 3500 })) {
+      if (packet.kind === "audio") packets.push(packet);
+      else
+        packets.push(
+          createMediaPacket(
+            "video",
+            packet.timestamp,
+            hvc1Tag(packet.keyframe ? 1 : 2, 1, nal(packet.keyframe)),
+            packet,
+          ),
+        );
+    }
+    const ll = segmenter();
+    feed(ll, packets);
+    expect(extinfs(ll.playlist())).toEqual([1, 1, 1]);
+    expect(ll.stats().codecs).toMatch(/^hvc1\.1\.6\.L93\.[0-9A-F]+,mp4a\.40\.2$/);
+    expect(parts(ll.playlist()).filter((p) => p.independent)).toHaveLength(4); // and the one in progress
+    const ts = segmenter({ variant: "ts" });
+    feed(ts, packets);
+    const pmt = splitPackets(segmentBytes(ts)[0])[1].payload;
+    expect(pmt.includes(Buffer.from([0x24, 0xe1, 0x00]))).toBe(true); // HEVC on PID 0x100
+    expect(ts.stats().skippedPackets).toBe(0);
   });
 
   it("a codec it cannot mux (AV1) is skipped: with AAC the output is audio only; alone, not playable", () => {
