@@ -246,7 +246,7 @@
       tr.dataset.id = player.id;
       const since = Math.max(0, Math.round((time - player.since) / 1000));
       for (const text of [
-        player.protocol,
+        player.protocol === "hls" && player.address === null ? "hls (segmenter)" : player.protocol,
         player.address ?? "",
         formatBytes(player.bytes),
         String(player.kbps),
