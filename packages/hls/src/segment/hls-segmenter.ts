@@ -808,7 +808,9 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   #segmentByMsn(msn: number): SegmentRecord | undefined {
     const first = this.#segments[0];
     if (first === undefined) return undefined;
-    return this.#segments[msn - first.msn];
+    const segment = this.#segments[msn - first.msn];
+    // Numbers are consecutive, except after a segment in progress was dropped.
+    return segment?.msn === msn ? segment : this.#segments.find((s) => s.msn === msn);
   }
 
   // ---- Memory ------------------------------------------------------------------------------
