@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { MediaPacket, StreamHub, StreamInfo } from "@onair/core";
 import createDebug from "debug";
-import { streamProtocol } from "../metrics-protocol.js";
+import { isClientProtocol, streamProtocol } from "../metrics-protocol.js";
 import { describeStream, type StreamDescription } from "./stream-description.js";
 
 const debug = createDebug("onair:server:dashboard");
@@ -94,8 +94,14 @@ export interface FeedStream {
   /** Payload bytes received since the stream was made, and given to its players. */
   bytesIn: number;
   bytesOut: number;
+  /**
+   * Viewers connected now: RTMP, RTMPS, HTTP-FLV and WS-FLV players. HLS viewers fetch files and
+   * hold no connection to a stream, so they are not counted (the HLS segmenter is one writer).
+   */
   playerCount: number;
-  /** The first `maxPlayersListed` players. */
+  /** Every writer of the stream: the viewers, and the HLS segmenter, recorders and push relays. */
+  writerCount: number;
+  /** The first `maxPlayersListed` writers, in the order they joined. */
   players: FeedPlayer[];
 }
 
@@ -105,6 +111,7 @@ export interface FeedSample {
   server: {
     streams: number;
     live: number;
+    /** Viewers of every stream (as `playerCount`). */
     players: number;
     kbpsIn: number;
     kbpsOut: number;
@@ -236,9 +243,11 @@ export class LiveStatsFeed {
       const span = now - series.frameTimes[0];
       const frames = delta(stat.videoPackets, series.frameCounts[0]);
       const fps = span > 0 ? Math.round((frames * 100_000) / span) / 100 : 0;
+      let viewers = 0;
+      for (const info of stat.players) if (isClientProtocol(streamProtocol(info))) viewers += 1;
       series.kbps[slot] = kbpsIn;
-      series.players[slot] = stat.players.length;
-      players += stat.players.length;
+      series.players[slot] = viewers;
+      players += viewers;
 
       const headers = stream.headers();
       const [metadata, video, audio] = series.headers;
@@ -280,7 +289,8 @@ export class LiveStatsFeed {
         audioKbps,
         bytesIn: stat.bytes,
         bytesOut: stat.bytesOut,
-        playerCount: stat.players.length,
+        playerCount: viewers,
+        writerCount: stat.players.length,
         players: feedPlayers,
       });
     }

@@ -65,8 +65,8 @@
     const parts = [video.codec];
     if (video.profile !== undefined) parts[0] += ` ${video.profile}${video.level ? ` @${video.level}` : ""}`;
     if (video.width !== undefined) parts.push(`${video.width}×${video.height}`);
-    const fps = stream.fps > 0 ? stream.fps : video.fps;
-    if (fps !== undefined && fps > 0) parts.push(`${fps.toFixed(fps % 1 === 0 ? 0 : 2)} fps`);
+    const fps = stream.fps > 0 ? Math.round(stream.fps * 10) / 10 : video.fps;
+    if (fps !== undefined && fps > 0) parts.push(`${fps} fps`);
     return parts.join(", ");
   }
 
@@ -106,7 +106,8 @@
       legend: { show: false },
       cursor: { show: true, points: { show: false } },
       scales: {
-        x: { time: true },
+        // At least the last minute, so that a new stream's first points are not stretched.
+        x: { time: true, range: (_u, min, max) => [Math.min(min ?? max - 60, max - 60), max] },
         y: { range: (_u, _min, max) => [0, Math.max(integer ? 2 : 10, max * 1.15)] },
       },
       axes: [
@@ -191,7 +192,8 @@
     $("total-out").textContent = formatKbps(sample.server.kbpsOut);
     $("no-streams").hidden = sample.streams.length > 0;
     const seen = new Set();
-    for (const stream of sample.streams) {
+    const sorted = [...sample.streams].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const stream of sorted) {
       seen.add(stream.key);
       let card = cards.get(stream.key);
       if (card === undefined) {
@@ -199,6 +201,7 @@
         if (pendingHistory !== undefined) seed(card, pendingHistory, stream.key);
       }
       updateCard(card, stream, sample.time);
+      $("streams").append(card.node); // in key order (append moves a node already there)
     }
     pendingHistory = undefined;
     for (const [key, card] of cards) {
@@ -258,12 +261,12 @@
       }
       return tr;
     });
-    if (stream.playerCount > stream.players.length) {
+    if (stream.writerCount > stream.players.length) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
       td.colSpan = 5;
       td.className = "muted";
-      td.textContent = `and ${stream.playerCount - stream.players.length} more`;
+      td.textContent = `and ${stream.writerCount - stream.players.length} more`;
       tr.append(td);
       rows.push(tr);
     }
