@@ -15,9 +15,9 @@
  *   or far forward) ends the segment at once; the next one has EXT-X-DISCONTINUITY, and its video
  *   starts at a keyframe (inter frames before it are dropped; audio goes on).
  */
-import { debuglog } from "node:util";
 import type { MediaPacket, StreamInfo, StreamWriter } from "@onair/core";
 import { parseAudioTagHeader } from "@onair/flv";
+import createDebug from "debug";
 import { Fmp4Muxer } from "../codec/fmp4/fmp4-muxer.js";
 import { TsMuxer } from "../codec/ts-muxer.js";
 import { HlsError, HlsErrorCode } from "../errors.js";
@@ -37,8 +37,7 @@ import {
 } from "./segment-budget.js";
 import { SegmentFiles } from "./segment-files.js";
 
-// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:segment turns this log on.
-const debug = debuglog("onair:hls:segment");
+const debug = createDebug("onair:hls:segment");
 
 export interface HlsSegmenterOptions {
   /** What to write; see {@link HlsVariant}. Default "low-latency". */

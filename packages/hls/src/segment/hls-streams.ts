@@ -11,14 +11,13 @@
  *   then dropped. A publisher that comes in that time gets a new segmenter at once, whose numbers
  *   continue the ended one's (its file names never collide with it: each has its own token).
  */
-import { debuglog } from "node:util";
 import { nextStreamId, type StreamHub, type StreamInfo } from "@onair/core";
+import createDebug from "debug";
 import type { HlsPlaylistSource, HlsSourceDirectory } from "../hls-source.js";
 import { HlsSegmenter, type HlsSegmenterOptions, resolveSegmenterOptions } from "./hls-segmenter.js";
 import { HlsSegmentBudget } from "./segment-budget.js";
 
-// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:segment turns this log on.
-const debug = debuglog("onair:hls:segment");
+const debug = createDebug("onair:hls:segment");
 
 export interface HlsStreamsOptions extends HlsSegmenterOptions {
   /**

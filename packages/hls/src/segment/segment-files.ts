@@ -6,11 +6,10 @@
  */
 import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { debuglog } from "node:util";
 import { isSafePathPart } from "@onair/flv";
+import createDebug from "debug";
 
-// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:segment turns this log on.
-const debug = debuglog("onair:hls:segment");
+const debug = createDebug("onair:hls:segment");
 
 /** Which SegmentFiles wrote each playlist path last: an older one never deletes a newer one's playlist. */
 const playlistOwners = new Map<string, SegmentFiles>();
