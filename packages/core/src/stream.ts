@@ -38,28 +38,52 @@ class Subscriber {
   skipping = false;
   skippingSince = 0;
   closing = false;
-  /** Payload bytes and packets handed to the writer, by kind (script data is `data`). */
-  videoBytes = 0;
-  videoPackets = 0;
-  audioBytes = 0;
-  audioPackets = 0;
-  dataBytes = 0;
-  dataPackets = 0;
+  /**
+   * What the writer was given, by kind, kept as an offset from the stream's fan-out totals so
+   * that the fan-out loop counts nothing for a player it writes to: given = fanned + offset.
+   * Set to minus the fanned totals when the player joins, plus its join burst; a packet the loop
+   * does not write to it (skipping, closing) is taken off.
+   */
+  readonly offset: MediaCounts;
   readonly joinedAt = Date.now();
-  constructor(readonly writer: StreamWriter) {}
+  constructor(
+    readonly writer: StreamWriter,
+    fanned: MediaCounts,
+  ) {
+    this.offset = emptyCounts();
+    this.rebase(fanned);
+  }
 
-  /** Count a packet written to this writer: two additions, no allocation. */
-  wrote(kind: MediaPacket["kind"], size: number): void {
-    if (kind === "video") {
-      this.videoBytes += size;
-      this.videoPackets += 1;
-    } else if (kind === "audio") {
-      this.audioBytes += size;
-      this.audioPackets += 1;
-    } else {
-      this.dataBytes += size;
-      this.dataPackets += 1;
-    }
+  /** From now on the writer is given what is fanned out: it starts at zero. */
+  rebase(fanned: MediaCounts): void {
+    const offset = this.offset;
+    offset.videoBytes = -fanned.videoBytes;
+    offset.videoPackets = -fanned.videoPackets;
+    offset.audioBytes = -fanned.audioBytes;
+    offset.audioPackets = -fanned.audioPackets;
+    offset.dataBytes = -fanned.dataBytes;
+    offset.dataPackets = -fanned.dataPackets;
+  }
+
+  /** What the writer was given, by kind. */
+  given(fanned: MediaCounts): MediaCounts {
+    const counts = { ...fanned };
+    addCounts(counts, this.offset);
+    return counts;
+  }
+}
+
+/** Count one packet of `kind` and `size` into `counts`, or take it off with `sign` -1. */
+function count(counts: MediaCounts, kind: MediaPacket["kind"], size: number, sign: 1 | -1): void {
+  if (kind === "video") {
+    counts.videoBytes += sign * size;
+    counts.videoPackets += sign;
+  } else if (kind === "audio") {
+    counts.audioBytes += sign * size;
+    counts.audioPackets += sign;
+  } else {
+    counts.dataBytes += sign * size;
+    counts.dataPackets += sign;
   }
 }
 
@@ -200,6 +224,11 @@ export class Stream implements PacketSink {
   #readerBase: MediaCounts = emptyCounts();
   /** What players that left were given. */
   readonly #departed: MediaCounts = emptyCounts();
+  /**
+   * Packets received but not fanned out (a republished header equal to the cached one). The
+   * fanned totals, received minus these, are what a player in step with the stream was given.
+   */
+  readonly #unfanned: MediaCounts = emptyCounts();
   #startedAt: number | undefined;
   /** Times a player fell behind and was made to skip to the next keyframe. */
   #slowPlayerSkips = 0;
@@ -272,7 +301,21 @@ export class Stream implements PacketSink {
   /** Payload bytes and packets given to players since the stream was made, those that left included. */
   outCounts(): MediaCounts {
     const counts = { ...this.#departed };
-    for (const subscriber of this.#subscribers) addCounts(counts, subscriber);
+    const fanned = this.#fanned();
+    for (const subscriber of this.#subscribers) addCounts(counts, subscriber.given(fanned));
+    return counts;
+  }
+
+  /** What was fanned out to players in step with the stream since it was made. */
+  #fanned(): MediaCounts {
+    const counts = this.inCounts();
+    const unfanned = this.#unfanned;
+    counts.videoBytes -= unfanned.videoBytes;
+    counts.videoPackets -= unfanned.videoPackets;
+    counts.audioBytes -= unfanned.audioBytes;
+    counts.audioPackets -= unfanned.audioPackets;
+    counts.dataBytes -= unfanned.dataBytes;
+    counts.dataPackets -= unfanned.dataPackets;
     return counts;
   }
 
@@ -299,6 +342,7 @@ export class Stream implements PacketSink {
 
   stats(): StreamStats {
     const out = this.outCounts();
+    const fanned = this.#fanned();
     const reader = this.#reader;
     let publisherStats: PublisherStats | undefined;
     if (reader !== undefined) {
@@ -330,12 +374,7 @@ export class Stream implements PacketSink {
         info: s.writer.info,
         joinedAt: s.joinedAt,
         bufferedBytes: s.writer.bufferedBytes,
-        videoBytes: s.videoBytes,
-        videoPackets: s.videoPackets,
-        audioBytes: s.audioBytes,
-        audioPackets: s.audioPackets,
-        dataBytes: s.dataBytes,
-        dataPackets: s.dataPackets,
+        ...s.given(fanned),
       })),
       bytesOut: out.videoBytes + out.audioBytes + out.dataBytes,
       packetsOut: out.videoPackets + out.audioPackets + out.dataPackets,
@@ -390,7 +429,7 @@ export class Stream implements PacketSink {
 
   /** Add a writer. When live, it gets the cached headers and GOP at once; else it waits. */
   addWriter(writer: StreamWriter): void {
-    const subscriber = new Subscriber(writer);
+    const subscriber = new Subscriber(writer, this.#fanned());
     this.#subscribers.push(subscriber);
     writer.onClose(() => this.#removeWriter(writer));
     if (this.#reader !== undefined) this.#startWriter(subscriber);
@@ -403,15 +442,17 @@ export class Stream implements PacketSink {
   #startWriter(subscriber: Subscriber): void {
     const { writer } = subscriber;
     subscriber.started = true;
+    subscriber.rebase(this.#fanned());
     writer.start();
     const room = this.#options.slowPlayer.closeBytes - writer.bufferedBytes;
     if (this.#cache.headerBytes > room) {
       this.#closeSlow(subscriber);
       return;
     }
+    const { offset } = subscriber;
     const gops = this.#cache.forEachWithin(room, (packet) => {
       writer.write(packet);
-      subscriber.wrote(packet.kind, packet.payload.length);
+      count(offset, packet.kind, packet.payload.length, 1);
     });
     if (gops === 0 && this.#hasVideo) {
       subscriber.skipping = true;
@@ -423,7 +464,7 @@ export class Stream implements PacketSink {
   #removeWriter(writer: StreamWriter): void {
     const index = this.#subscribers.findIndex((s) => s.writer === writer);
     if (index === -1) return;
-    addCounts(this.#departed, this.#subscribers[index]);
+    addCounts(this.#departed, this.#subscribers[index].given(this.#fanned()));
     this.#subscribers.splice(index, 1);
     this.onWriterLeave?.(this, writer);
   }
@@ -455,6 +496,7 @@ export class Stream implements PacketSink {
     if (this.#previousHeaders) this.#dropPreviousHeaders(packet);
     if (this.#resuming && header && this.#repeatsHeader(packet)) {
       this.#cache.add(packet); // same bytes, newer timestamp, for players that join later
+      count(this.#unfanned, kind, size, 1);
       return;
     }
     this.#cache.add(packet);
@@ -475,15 +517,20 @@ export class Stream implements PacketSink {
         if (resumable && buffered < skipBytes && !subscriber.closing) {
           subscriber.skipping = false;
         } else {
-          if (subscriber.closing) continue;
+          if (subscriber.closing) {
+            count(subscriber.offset, kind, size, -1);
+            continue;
+          }
           // Headers still go through so the player's decoder stays configured.
           if (header) {
-            if (buffered > closeAbove) this.#closeSlow(subscriber);
-            else {
-              writer.write(packet);
-              subscriber.wrote(kind, size);
-            }
-          } else if (subscriber.skippingSince === NOT_BEHIND) {
+            if (buffered > closeAbove) {
+              this.#closeSlow(subscriber);
+              count(subscriber.offset, kind, size, -1);
+            } else writer.write(packet);
+            continue;
+          }
+          count(subscriber.offset, kind, size, -1);
+          if (subscriber.skippingSince === NOT_BEHIND) {
             if (buffered > skipBytes) subscriber.skippingSince = Date.now();
           } else if (Date.now() - subscriber.skippingSince > policy.closeAfterMs) {
             this.#closeSlow(subscriber);
@@ -496,14 +543,18 @@ export class Stream implements PacketSink {
         this.#slowPlayerSkips += 1;
         debug("%s: player %s fell behind, skipping to the next keyframe", this.key, writer.info.id);
         // A header still goes through, as it does while skipping (it fits: buffered <= closeAbove).
-        if (!header) continue;
+        if (!header) {
+          count(subscriber.offset, kind, size, -1);
+          continue;
+        }
       }
       if (buffered > closeAbove) {
         this.#closeSlow(subscriber);
+        count(subscriber.offset, kind, size, -1);
         continue;
       }
+      // Written: the player's counts follow the stream's with no work here (see Subscriber.offset).
       writer.write(packet);
-      subscriber.wrote(kind, size);
     }
     if (subscribers.length === 0) return;
     if (immediate) {
@@ -580,7 +631,8 @@ export class Stream implements PacketSink {
   closeWriters(error?: Error): void {
     for (const subscriber of [...this.#subscribers]) subscriber.writer.close(error);
     // Writers that did not report their close at once leave now; their counts stay.
-    for (const subscriber of this.#subscribers) addCounts(this.#departed, subscriber);
+    const fanned = this.#fanned();
+    for (const subscriber of this.#subscribers) addCounts(this.#departed, subscriber.given(fanned));
     this.#subscribers = [];
   }
 

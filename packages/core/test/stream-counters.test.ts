@@ -123,6 +123,30 @@ describe("stream byte counters", () => {
     expect(hub.counters().slowPlayerSkips).toBe(1);
   });
 
+  it("does not count what a player closed for being slow was not given", async () => {
+    const hub = new StreamHub({ batchWindowMs: 0, slowPlayer: { skipBytes: 500, closeBytes: 1000 } });
+    const { source: reader } = source("live/a");
+    hub.handleReader(reader);
+    reader.push(videoHeader(40));
+    reader.push(video(0, 100, true));
+    const stuck = new StuckOutput();
+    const player = new TestWriter("live/a", stuck, payloadEncoder);
+    hub.handleWriter(player); // 140 bytes
+    reader.push(video(33, 2000)); // would take it past closeBytes: closed instead
+    expect(hub.get("live/a")?.stats().playerStats[0]).toMatchObject({ videoBytes: 140, videoPackets: 2 });
+    reader.push(audio(40, 10)); // it is closing: not given
+    expect(hub.get("live/a")?.stats().playerStats[0]).toMatchObject({ videoBytes: 140, audioBytes: 0 });
+    await settle();
+    expect(player.closed).toBe(true);
+    expect(hub.counters()).toMatchObject({
+      slowPlayersClosed: 1,
+      bytesOut: 140,
+      packetsOut: 2,
+      bytesIn: 2150,
+    });
+    hub.close();
+  });
+
   it("keeps hub totals when players leave and streams end", async () => {
     const hub = new StreamHub({ batchWindowMs: 0, republishGraceMs: 0 });
     const { source: reader } = source("live/a");
@@ -160,19 +184,22 @@ describe("stream byte counters", () => {
     first.source.end();
     const second = source("live/a");
     hub.handleReader(second.source);
+    // The same header again: received, but not sent to the player, who has it.
+    second.source.push(videoHeader(10));
     second.source.push(video(40, 500, true));
     second.source.push(audio(40, 30));
     await settle();
     const stats = hub.get("live/a")?.stats();
-    expect(stats).toMatchObject({ videoBytes: 600, audioBytes: 30, bytes: 630, republishes: 1 });
+    expect(stats).toMatchObject({ videoBytes: 610, audioBytes: 30, bytes: 640, republishes: 1 });
     expect(stats?.publisherStats).toMatchObject({
       info: second.source.info,
-      videoBytes: 500,
-      videoPackets: 1,
+      videoBytes: 510,
+      videoPackets: 2,
       audioBytes: 30,
       audioPackets: 1,
     });
-    expect(stats?.playerStats[0]).toMatchObject({ videoBytes: 600, audioBytes: 30 });
+    expect(stats?.playerStats[0]).toMatchObject({ videoBytes: 600, videoPackets: 3, audioBytes: 30 });
+    expect(player.output.chunks.reduce((n, c) => n + c.length, 0)).toBe(630);
     hub.close();
   });
 });
