@@ -217,13 +217,17 @@ export class ChatHub {
     this.#broadcast(target, { type: "live", live });
   }
 
-  /** Close every connection (1001), clear the timers, refuse new viewers. Idempotent. */
+  /** Close every connection (1001; cut after 1 s without an answer), refuse new viewers. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const room of this.#rooms.values()) {
       clearTimeout(room.timer);
-      for (const viewer of room.viewers) viewer.socket.close(1001, "server closing");
+      for (const { socket } of room.viewers) {
+        socket.close(1001, "server closing");
+        // A peer that does not answer the close is cut off, so the server can finish closing.
+        setTimeout(() => socket.terminate(), 1000).unref();
+      }
     }
     this.#rooms.clear();
     this.#server.close();

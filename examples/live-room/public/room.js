@@ -60,7 +60,7 @@
 
   function playerKind() {
     const forced = params.get("player");
-    if (forced === "flv" || forced === "hls") return forced;
+    if (forced === "flv" || forced === "hls" || forced === "native") return forced;
     return window.MediaSource ? "flv" : "hls";
   }
 
@@ -87,8 +87,8 @@
         flv.load();
         player = { destroy: () => flv.destroy() };
         $("player-kind").textContent = "HTTP-FLV · mpegts.js";
-      } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-        video.src = `/live/${room}.m3u8`; // Safari, iOS: native HLS
+      } else if (!(window.MediaSource || window.ManagedMediaSource) || kind === "native") {
+        video.src = `/live/${room}.m3u8`; // no MSE at all (older iPhones): the browser's own HLS
         video.onerror = fail;
         player = {
           destroy: () => {
@@ -99,6 +99,7 @@
         };
         $("player-kind").textContent = "HLS · native";
       } else {
+        // hls.js: on MSE, or on iOS 17.1+'s ManagedMediaSource.
         await loadScript("/vendor/hls.js");
         if (mine !== generation) return;
         const { Hls } = window;
@@ -150,7 +151,11 @@
     document.body.dataset.live = String(live);
     $("live-badge").textContent = live ? "live" : "offline";
     if (live && (!was || player === null)) startPlayer();
-    if (!live) stopPlayer();
+    if (!live) {
+      stopPlayer();
+      danmakuLayer.replaceChildren();
+      $("player-kind").textContent = "";
+    }
   }
 
   $("sound").addEventListener("click", () => {
@@ -166,7 +171,8 @@
   const lanes = []; // when each lane is free again (performance.now())
 
   function fly(text, mine) {
-    if (!$("danmaku-toggle").checked) return;
+    // Danmaku fly over the stream only; the list keeps everything.
+    if (!$("danmaku-toggle").checked || document.body.dataset.live !== "true") return;
     while (danmakuLayer.childElementCount >= 60) danmakuLayer.firstElementChild.remove();
     const el = document.createElement("span");
     el.className = mine ? "danmaku mine" : "danmaku";

@@ -215,6 +215,7 @@ describe.skipIf(!hasFfmpeg || !hasChromium)("examples/live-room", () => {
     for (const page of pages) {
       await page.waitForSelector("#offline-card", { state: "visible", timeout: 5000 });
     }
+    await alice.screenshot({ path: `${results}live-room-offline.png` });
     // It comes back: the player comes back too, without a reload, and plays.
     publish(room.keyFor("demo"));
     for (const page of pages) {
@@ -224,6 +225,12 @@ describe.skipIf(!hasFfmpeg || !hasChromium)("examples/live-room", () => {
         true,
       );
     }
+    // Where MSE is missing the page plays HLS; hls.js (forced here) plays the republished stream.
+    const carol = await browser.context.newPage();
+    await carol.goto(`${room.httpUrl}/room/demo?name=carol&player=hls`);
+    await carol.waitForFunction(() => document.body.dataset.live === "true");
+    await advances(carol, 1);
+    expect(await carol.textContent("#player-kind")).toBe("HLS · hls.js");
     expect(errors).toEqual([]);
     console.log(`live room: chat message seen on the other page after ${latencyMs} ms`);
   });
