@@ -210,7 +210,8 @@ export class LiveStatsFeed {
    */
   sample(): FeedSample {
     const now = this.#now();
-    const elapsed = now - this.#lastTime;
+    const previous = this.#lastTime;
+    const elapsed = now - previous;
     this.#lastTime = now;
     const { hub } = this.#options;
     const slot = this.#head;
@@ -223,7 +224,12 @@ export class LiveStatsFeed {
       seen.add(stat.key);
       let series = this.#series.get(stat.key);
       if (series === undefined) {
-        series = this.#newSeries(stat.bytes, stat.videoBytes, stat.audioBytes);
+        // A stream made since the last sample counts from zero; one that was there before the
+        // feed (a dashboard added to a running hub) from its totals now, so it does not spike.
+        const fresh = stat.startedAt === undefined || stat.startedAt >= previous;
+        series = fresh
+          ? this.#newSeries(0, 0, 0)
+          : this.#newSeries(stat.bytes, stat.videoBytes, stat.audioBytes);
         this.#series.set(stat.key, series);
       }
       // A stream forgotten and made again under the same key starts its counts from zero.
