@@ -32,6 +32,23 @@ export type {
   TlsCredentials,
   WebhookSettings,
 } from "./config-types.js";
+export { createDashboard, type Dashboard, type DashboardOptions } from "./dashboard/dashboard.js";
+export {
+  type FeedHello,
+  type FeedHistory,
+  type FeedPlayer,
+  type FeedRelay,
+  type FeedSample,
+  type FeedStream,
+  LiveStatsFeed,
+  type LiveStatsFeedOptions,
+  type MediaEndpoints,
+} from "./dashboard/live-stats-feed.js";
+export type {
+  AudioDescription,
+  StreamDescription,
+  VideoDescription,
+} from "./dashboard/stream-description.js";
 export {
   type ChannelKeyAuthorizeOptions,
   channelKeyAuthorize,
