@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import { debuglog } from "node:util";
 import { type Authorize, runAuthorize } from "@onair/core";
+import createDebug from "debug";
 import type { HlsPlaylistSource, HlsSourceDirectory } from "../hls-source.js";
 import { type HeldRequest, HeldRequestRegistry } from "./blocking-reload.js";
 import { BAD_HLS_PATH, type HlsFileTarget, type HlsTarget, parseHlsPath, uriQueryOf } from "./hls-path.js";
@@ -19,8 +19,7 @@ import {
   sendRefusal,
 } from "./hls-response.js";
 
-// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:http turns this log on.
-const debug = debuglog("onair:hls:http");
+const debug = createDebug("onair:hls:http");
 
 export interface HlsHandlerOptions {
   /**

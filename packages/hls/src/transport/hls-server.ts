@@ -2,8 +2,8 @@ import { createServer, type Server, STATUS_CODES } from "node:http";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { debuglog } from "node:util";
 import { LOOPBACK_ADDRESSES, type StreamHub } from "@onair/core";
+import createDebug from "debug";
 import type { HlsSourceDirectory } from "../hls-source.js";
 import { HlsStreams, type HlsStreamsOptions, type HlsStreamsStats } from "../segment/hls-streams.js";
 import {
@@ -22,8 +22,7 @@ import {
   sendRefusal,
 } from "./hls-response.js";
 
-// @onair/hls does not depend on `debug` (yet): NODE_DEBUG=onair:hls:http turns this log on.
-const debug = debuglog("onair:hls:http");
+const debug = createDebug("onair:hls:http");
 
 export interface HlsServerOptions extends HlsStreamsOptions, HlsHandlerOptions {
   /** The hub whose streams are served: the server makes their segmenters (one per live stream). */
