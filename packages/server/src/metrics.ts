@@ -58,6 +58,20 @@ export interface Metrics {
   close(): void;
 }
 
+/**
+ * prom-client's default metrics, collected once per process however many `createMetrics` there
+ * are: each collection starts an event-loop delay histogram and a GC observer that cannot be
+ * stopped, so they are made once and shared by every registry that shows them.
+ */
+let nodeMetrics: Registry | undefined;
+function sharedNodeMetrics(): Registry {
+  if (nodeMetrics === undefined) {
+    nodeMetrics = new Registry();
+    collectDefaultMetrics({ register: nodeMetrics });
+  }
+  return nodeMetrics;
+}
+
 /** Reads a refusals record: only numeric fields, so a nested record never becomes a label. */
 function refusalEntries(refused: object | undefined): [string, number][] {
   if (refused === undefined || refused === null) return [];
@@ -103,10 +117,8 @@ function setCounter<L extends string>(
  */
 export function createMetrics(options: MetricsOptions): Metrics {
   const { hub } = options;
-  const registry = new Registry();
-  if (options.labels !== undefined) registry.setDefaultLabels(options.labels);
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+  const own = new Registry();
+  const registers = [own];
 
   // One snapshot of the hub per scrape, taken by the first collector that runs.
   let snapshot: { at: number; value: ReturnType<typeof readHub> } | undefined;
@@ -363,6 +375,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
       },
     });
   }
+
+  // Registered last, so the merge sees every metric above.
+  const registry = options.defaultMetrics === false ? own : Registry.merge([own, sharedNodeMetrics()]);
+  if (options.labels !== undefined) registry.setDefaultLabels(options.labels);
 
   const render = async (): Promise<string> => {
     snapshot = undefined;

@@ -164,6 +164,21 @@ describe("metrics", () => {
     hub.close();
   });
 
+  it("shows Node's metrics in every instance, collected once, with each one's labels", async () => {
+    const hub = new StreamHub();
+    const a = createMetrics({ hub, labels: { instance_name: "a" } });
+    const b = createMetrics({ hub, labels: { instance_name: "b" } });
+    const [ma, mb] = [new ParsedMetrics(await a.render()), new ParsedMetrics(await b.render())];
+    expect(ma.value("process_resident_memory_bytes", { instance_name: "a" })).toBeGreaterThan(0);
+    expect(mb.value("process_resident_memory_bytes", { instance_name: "b" })).toBeGreaterThan(0);
+    expect(mb.value("onair_streams", { instance_name: "b" })).toBe(0);
+    a.close();
+    // Closing one leaves the other whole.
+    expect(new ParsedMetrics(await b.render()).type("nodejs_eventloop_lag_seconds")).toBe("GAUGE");
+    b.close();
+    hub.close();
+  });
+
   it("names the protocol of a reader or writer from a fixed set", () => {
     expect(streamProtocol(info("rtmp-pub-1", "rtmp://h/live/a"))).toBe("rtmp");
     expect(streamProtocol(info("rtmp-play-1", "rtmps://h/live/a"))).toBe("rtmps");
