@@ -81,6 +81,9 @@ export class RelayPull extends Relay {
 
   /** A reader for this connection, handed to the hub; undefined when the hub refused it. */
   #publish(generation: number): StreamSource | undefined {
+    // A connection refused or stopped while a chunk (or the early packets) is still being read
+    // gets no second reader: the hub would count a refusal per tag, or take one nobody ends.
+    if (!this.isCurrent(generation)) return undefined;
     const source = new StreamSource(this.#info(), (error) => {
       // The hub closed this reader: refused (key busy, limit), idle, or the hub closed.
       const hubClosed =
