@@ -204,6 +204,11 @@ export function resolveSegmenterOptions(options: HlsSegmenterOptions) {
   };
 }
 
+/** TS bytes that start with a PAT packet (PID 0). */
+function startsWithPat(bytes: Buffer): boolean {
+  return bytes.length >= 188 && bytes[0] === 0x47 && (bytes.readUInt16BE(1) & 0x1fff) === 0;
+}
+
 function isMp3(payload: Buffer): boolean {
   try {
     return parseAudioTagHeader(payload).codec === "mp3";
@@ -598,6 +603,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     const fresh = this.#ts !== undefined && segment.length === 0;
     if (fresh && !needsTrack) this.#appendTables(segment);
     let bytes: Buffer | undefined;
+    const queuedBefore = this.#fmp4?.pendingBytes ?? 0;
     try {
       bytes = this.#push(packet);
     } catch (error) {
@@ -608,15 +614,19 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     if (needsTrack) this.#readTracks();
     if (video) segment.hasVideo = true;
     if (bytes !== undefined) {
-      if (fresh && needsTrack) this.#appendTables(segment);
+      // The muxer already put PAT/PMT in front of the bytes of a track it did not list yet, unless
+      // it never wrote them before.
+      if (fresh && needsTrack && !startsWithPat(bytes)) this.#appendTables(segment);
       if (bytes.length > 0) {
         segment.chunks.push(bytes);
         segment.length += bytes.length;
         this.#charge(bytes.length);
       }
     } else {
-      this.#pending += packet.payload.length;
-      this.#charge(packet.payload.length);
+      // What the muxer queued (end-of-sequence tags, empty frames and the like queue nothing).
+      const queued = (this.#fmp4 as Fmp4Muxer).pendingBytes - queuedBefore;
+      this.#pending += queued;
+      this.#charge(queued);
       if (segment.map === undefined) segment.map = this.#initFile();
     }
     this.#enforceBudget();
