@@ -76,15 +76,32 @@ async function waitForNonZeroChart(page: Page, key: string): Promise<number[]> {
   return bitratePoints(page, key);
 }
 
-/** Clicks a preview button of `key` and waits until the video has played past `seconds`. */
+/**
+ * Clicks a preview button of `key` and waits until the video plays on: its currentTime advances
+ * by `seconds` from the first frame shown (a live HLS start is not at 0). Returns the advance.
+ */
 async function previewPlays(page: Page, key: string, protocol: string, seconds: number): Promise<number> {
   await page.click(`section.stream[data-key="${key}"] [data-preview="${protocol}"]`);
   await page.waitForFunction(
-    (s) => (document.getElementById("preview-video") as HTMLVideoElement).currentTime > s,
-    seconds,
+    (p) => {
+      const v = document.getElementById("preview-video") as HTMLVideoElement;
+      return v.dataset.protocol === p && v.currentTime > 0;
+    },
+    protocol,
     { timeout: 15_000, polling: 100 },
   );
-  return page.evaluate(() => (document.getElementById("preview-video") as HTMLVideoElement).currentTime);
+  const first = await page.evaluate(
+    () => (document.getElementById("preview-video") as HTMLVideoElement).currentTime,
+  );
+  await page.waitForFunction(
+    ([t, s]) => (document.getElementById("preview-video") as HTMLVideoElement).currentTime > t + s,
+    [first, seconds] as const,
+    { timeout: 15_000, polling: 100 },
+  );
+  return (
+    (await page.evaluate(() => (document.getElementById("preview-video") as HTMLVideoElement).currentTime)) -
+    first
+  );
 }
 
 describe("the dashboard in Chromium", () => {
@@ -191,6 +208,9 @@ describe("the dashboard in Chromium", () => {
     // The preview over WebSocket-FLV (the media ports need no token).
     expect(await previewPlays(page, "live/cam3", "ws-flv", 1)).toBeGreaterThan(1);
     await page.screenshot({ path: join(SHOTS, "dashboard-jwt.png"), fullPage: true });
+    // And over HLS (hls.js; LL-HLS by default).
+    expect(await previewPlays(page, "live/cam3", "hls", 1)).toBeGreaterThan(1);
+    await page.screenshot({ path: join(SHOTS, "dashboard-jwt-hls.png"), fullPage: false });
     expect(errors).toEqual([]);
     await page.close();
   }, 40_000);
