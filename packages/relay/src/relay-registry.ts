@@ -3,6 +3,7 @@ import { RelayError, RelayErrorCode } from "./errors.js";
 import type { Relay, RelayCommonOptions, RelayStatus, RelayTarget } from "./relay.js";
 import { RelayPull } from "./relay-pull.js";
 import { RelayPush } from "./relay-push.js";
+import { parseRelayUrl, relayUrlKey } from "./relay-url.js";
 
 /** Which relays a stop applies to: `url` left out means every one of APP/NAME. */
 export interface RelaySelector {
@@ -12,7 +13,8 @@ export interface RelaySelector {
 }
 
 /**
- * The relays started at run time, by (app, name, url): what livego's `/control/push` and
+ * The relays started at run time, by (app, name, url), URLs compared in one spelling (host case,
+ * default port, empty path segments: see `relayUrlKey`): what livego's `/control/push` and
  * `/control/pull` drive. A relay that stops by itself (a push whose stream ended, one that gave up)
  * leaves the registry. `close()` stops them all.
  */
@@ -38,8 +40,11 @@ export class RelayRegistry {
     const same = this.#find("pull", target.app, target.name);
     const pull = new RelayPull(this.#hub, { ...this.#options, ...target });
     for (const relay of same) {
-      if (relay.url === target.url) return relay as RelayPull;
-      throw new RelayError(RelayErrorCode.exists, `${relay.key} is already pulled from ${relay.url}`);
+      if (relayUrlKey(relay.url) === relayUrlKey(target.url)) return relay as RelayPull;
+      throw new RelayError(
+        RelayErrorCode.exists,
+        `${relay.key} is already pulled from ${parseRelayUrl(relay.url, true).display}`,
+      );
     }
     return this.#add(pull);
   }
@@ -52,7 +57,7 @@ export class RelayRegistry {
     this.#checkOpen();
     const push = new RelayPush(this.#hub, { ...this.#options, ...target });
     for (const relay of this.#find("push", target.app, target.name)) {
-      if (relay.url === target.url) return relay as RelayPush;
+      if (relayUrlKey(relay.url) === relayUrlKey(target.url)) return relay as RelayPush;
     }
     return this.#add(push);
   }
@@ -100,7 +105,7 @@ export class RelayRegistry {
 
   #stop(kind: "pull" | "push", selector: RelaySelector): number {
     const matching = this.#find(kind, selector.app, selector.name).filter(
-      (relay) => selector.url === undefined || relay.url === selector.url,
+      (relay) => selector.url === undefined || relayUrlKey(relay.url) === relayUrlKey(selector.url),
     );
     for (const relay of matching) relay.stop();
     return matching.length;

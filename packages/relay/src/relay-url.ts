@@ -15,7 +15,45 @@ export interface RelayUrl {
 }
 
 function bad(url: string, why: string): RelayError {
-  return new RelayError(RelayErrorCode.badUrl, `bad relay URL "${url}": ${why}`);
+  return new RelayError(RelayErrorCode.badUrl, `bad relay URL "${redactUrl(url)}": ${why}`);
+}
+
+/** A URL as messages show it: no credentials, the query (where tokens go) replaced by "?...". */
+export function redactUrl(input: string): string {
+  try {
+    const url = new URL(input);
+    return `${url.protocol}//${url.host}${url.pathname}${url.search === "" ? "" : "?..."}`;
+  } catch {
+    return String(input)
+      .replace(/\?[\s\S]*$/, "?...")
+      .replace(/\/\/[^/?#@]*@/, "//");
+  }
+}
+
+const DEFAULT_PORTS: Partial<Record<string, string>> = { "rtmp:": "1935", "http:": "80", "https:": "443" };
+
+/**
+ * `input` in one spelling, to tell whether two relay URLs name the same remote: host lowercased,
+ * the default port written out, empty path segments of an RTMP URL dropped (as
+ * {@link parseRelayUrl} does). A URL that does not parse is its own key.
+ */
+export function relayUrlKey(input: string): string {
+  let url: URL;
+  try {
+    url = parseRelayUrl(input, true).url;
+  } catch {
+    return input;
+  }
+  const port = url.port !== "" ? url.port : (DEFAULT_PORTS[url.protocol] ?? "");
+  const auth = url.username === "" && url.password === "" ? "" : `${url.username}:${url.password}@`;
+  const path =
+    url.protocol === "rtmp:"
+      ? `/${url.pathname
+          .split("/")
+          .filter((s) => s.length > 0)
+          .join("/")}`
+      : url.pathname;
+  return `${url.protocol}//${auth}${url.hostname.toLowerCase()}:${port}${path}${url.search}`;
 }
 
 /**
