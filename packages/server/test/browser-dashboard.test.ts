@@ -176,6 +176,25 @@ describe("the dashboard in Chromium", () => {
     expect(after).not.toBe(keys.cam2);
     expect(await line.getAttribute("data-key")).toBe(after);
     await page.screenshot({ path: join(SHOTS, "dashboard-key-reset.png"), fullPage: false });
+
+    // A relay started from the page: push live/cam1 back into this server with room cam9's key;
+    // live/cam9 appears, the relay is listed, and its Stop button ends it.
+    const key9 = (await apiGet(`${api}/control/get?room=cam9`)).data as string;
+    await page.selectOption('#relay-form select[name="kind"]', "push");
+    await page.fill('#relay-form input[name="app"]', "live");
+    await page.fill('#relay-form input[name="name"]', "cam1");
+    await page.fill('#relay-form input[name="url"]', `rtmp://127.0.0.1:${rtmp}/live/${key9}`);
+    await page.click('#relay-form button[type="submit"]');
+    await page
+      .locator('section.stream[data-key="live/cam9"] .badge', { hasText: "live" })
+      .waitFor({ timeout: 10_000 });
+    const relayRow = page.locator("#relay-rows tr", { hasText: "live/cam1" });
+    await relayRow.locator("td", { hasText: /^live$/ }).waitFor({ timeout: 5_000 });
+    expect((await relayRow.locator("td").allTextContents()).slice(0, 2)).toEqual(["push", "live/cam1"]);
+    await page.screenshot({ path: join(SHOTS, "dashboard-relay.png"), fullPage: true });
+    await relayRow.locator("button", { hasText: "Stop" }).click();
+    await page.locator("#relay-rows tr").first().waitFor({ state: "detached", timeout: 5_000 });
+    expect(server.relays.list()).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
   }, 40_000);

@@ -106,8 +106,7 @@
       legend: { show: false },
       cursor: { show: true, points: { show: false } },
       scales: {
-        // At least the last minute, so that a new stream's first points are not stretched.
-        x: { time: true, range: (_u, min, max) => [Math.min(min ?? max - 60, max - 60), max] },
+        x: { time: true },
         y: { range: (_u, _min, max) => [0, Math.max(integer ? 2 : 10, max * 1.15)] },
       },
       axes: [
@@ -241,8 +240,14 @@
       card.kbps.splice(0, drop);
       card.players.splice(0, drop);
     }
+    // At least the last minute on the time axis, so a new stream's first points are not stretched
+    // (and a single point does not make uPlot pick a range of years).
+    const last = card.time[card.time.length - 1];
+    const span = { min: Math.min(card.time[0], last - 60), max: last };
     card.bitrate.setData([card.time, card.kbps]);
+    card.bitrate.setScale("x", span);
     card.viewers.setData([card.time, card.players]);
+    card.viewers.setScale("x", span);
 
     const rows = stream.players.map((player) => {
       const tr = document.createElement("tr");
