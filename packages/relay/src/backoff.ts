@@ -39,7 +39,9 @@ function check(name: string, value: number, min: number, max = Number.POSITIVE_I
 /**
  * Capped exponential backoff with jitter: delay n (from 0) is
  * `min(maxDelayMs, initialDelayMs × factor^n) × (1 − jitter × random())`, rounded to a ms.
- * `reset()` after a good connection starts again from `initialDelayMs`.
+ * `reset()` after a good connection starts again from `initialDelayMs` (a relay calls it when a
+ * connection that stayed live for at least `initialDelayMs` ends, so reconnects never come more
+ * often than one per `initialDelayMs` on average, whatever the remote does).
  */
 export class Backoff {
   readonly initialDelayMs: number;

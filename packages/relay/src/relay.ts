@@ -37,8 +37,9 @@ export interface RelayCommonOptions {
   /** Reconnect timing; see {@link BackoffOptions}. */
   reconnect?: BackoffOptions;
   /**
-   * Failed attempts in a row (none reaching `live`) before the relay stops with
-   * `ERR_RELAY_GAVE_UP`. Default `Infinity`: a relay tries until stopped.
+   * Failed attempts in a row before the relay stops with `ERR_RELAY_GAVE_UP`; an attempt failed
+   * unless it stayed `live` for at least `reconnect.initialDelayMs`. Default `Infinity`: a relay
+   * tries until stopped.
    */
   maxRetries?: number;
   /** Give up an attempt whose connection (and, for a push, publish start) takes longer, in ms. Default 10 000. */
@@ -103,6 +104,8 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
   #failures = 0;
   #lastError: Error | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the current connection went live (ms since the epoch). */
+  #liveSince = 0;
 
   protected constructor(
     kind: "pull" | "push",
@@ -203,8 +206,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
 
   protected reportLive(generation: number): void {
     if (!this.isCurrent(generation) || this.#state === "live") return;
-    this.#backoff.reset();
-    this.#failures = 0;
+    this.#liveSince = Date.now();
     this.#setState("live");
     this.emit("live");
   }
@@ -215,6 +217,12 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
    */
   protected reportDown(generation: number, error: Error | undefined, then: "retry" | "stop" = "retry"): void {
     if (!this.isCurrent(generation)) return;
+    // A good connection (live for at least the first delay) starts the backoff again; one that
+    // closed sooner counts as a failure, so a remote that accepts and drops at once still backs off.
+    if (this.#state === "live" && Date.now() - this.#liveSince >= this.#backoff.initialDelayMs) {
+      this.#backoff.reset();
+      this.#failures = 0;
+    }
     this.#generation += 1;
     if (error !== undefined) this.#lastError = error;
     this.teardown(error);
