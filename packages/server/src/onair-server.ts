@@ -339,7 +339,10 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       endpoints: () => ({
         rtmpPort: addresses.rtmp.port,
         flvPort: addresses.flv.port,
-        ...(addresses.hls === undefined ? {} : { hlsPort: addresses.hls.port }),
+        ...boundHost("flvHost", addresses.flv),
+        ...(addresses.hls === undefined
+          ? {}
+          : { hlsPort: addresses.hls.port, ...boundHost("hlsHost", addresses.hls) }),
       }),
     });
     this.#dashboard = dashboard;
@@ -421,6 +424,12 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     await this.webhooks?.close(300);
     this.metrics.close();
   }
+}
+
+/** `{ [name]: address }` when a listener is bound to one address (not every one), else `{}`. */
+function boundHost(name: "flvHost" | "hlsHost", address: AddressInfo): Record<string, string> {
+  const any = address.address === "0.0.0.0" || address.address === "::";
+  return any ? {} : { [name]: address.address };
 }
 
 function listenTcp(server: TlsServer | HttpServer, port: number, host: string): Promise<AddressInfo> {

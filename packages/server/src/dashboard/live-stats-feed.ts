@@ -25,6 +25,12 @@ export interface MediaEndpoints {
   hlsPort?: number;
   /** RTMP port, for the publish hint. */
   rtmpPort?: number;
+  /**
+   * The address a listener is bound to when it is one address (not 0.0.0.0 or ::): the page plays
+   * from there instead of the host it was loaded from.
+   */
+  flvHost?: string;
+  hlsHost?: string;
 }
 
 export interface LiveStatsFeedOptions {

@@ -339,22 +339,24 @@
       button.setAttribute("aria-pressed", "false");
   }
 
-  function mediaUrl(scheme, port, path) {
-    return `${scheme}//${location.hostname}:${port}/${path}`;
+  /** A media listener's URL: on its own address when it is bound to one, else this page's host. */
+  function mediaUrl(scheme, bound, port, path) {
+    const host = bound === undefined ? location.hostname : bound.includes(":") ? `[${bound}]` : bound;
+    return `${scheme}//${host}:${port}/${path}`;
   }
 
   function preview(key, protocol) {
     stopPreview();
     const video = $("preview-video");
     const status = $("preview-status");
-    const { flvPort, hlsPort } = hello.endpoints;
+    const { flvPort, hlsPort, flvHost, hlsHost } = hello.endpoints;
     const path = key.split("/").map(encodeURIComponent).join("/");
     video.dataset.key = key;
     video.dataset.protocol = protocol;
     try {
       if (protocol === "hls") {
         if (hlsPort === undefined) throw new Error("HLS is off on this server");
-        const url = mediaUrl(location.protocol, hlsPort, `${path}.m3u8`);
+        const url = mediaUrl(location.protocol, hlsHost, hlsPort, `${path}.m3u8`);
         if (window.Hls?.isSupported()) {
           hls = new Hls({ lowLatencyMode: true });
           hls.on(Hls.Events.ERROR, (_event, data) => {
@@ -372,7 +374,7 @@
           throw new Error("this browser cannot play FLV (no MSE)");
         const scheme =
           protocol === "ws-flv" ? (location.protocol === "https:" ? "wss:" : "ws:") : location.protocol;
-        const url = mediaUrl(scheme, flvPort, `${path}.flv`);
+        const url = mediaUrl(scheme, flvHost, flvPort, `${path}.flv`);
         player = mpegts.createPlayer(
           { type: "flv", isLive: true, url },
           { enableStashBuffer: false, liveBufferLatencyChasing: true },
