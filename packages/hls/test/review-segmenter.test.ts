@@ -70,3 +70,177 @@ describe("review: fMP4 byte accounting", () => {
     expect(budget.bytes).toBe(0);
   });
 });
+
+/** A playlist read line by line: each segment's sequence numbers and its parts. */
+interface ReadSegment {
+  uri: string;
+  msn: number;
+  dsn: number;
+  durationS: number;
+  parts: string[];
+}
+
+function readPlaylist(text: string) {
+  const lines = text.split("\n");
+  const value = (tag: string): number => {
+    const line = lines.find((l) => l.startsWith(tag));
+    return line === undefined ? 0 : Number(line.slice(tag.length));
+  };
+  const mediaSequence = value("#EXT-X-MEDIA-SEQUENCE:");
+  const discontinuitySequence = value("#EXT-X-DISCONTINUITY-SEQUENCE:");
+  const segments: ReadSegment[] = [];
+  let dsn = discontinuitySequence;
+  let parts: string[] = [];
+  let pendingDuration = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === "#EXT-X-DISCONTINUITY") dsn += 1;
+    else if (line.startsWith("#EXT-X-PART:")) parts.push(/URI="([^"]*)"/.exec(line)?.[1] ?? "");
+    else if (line.startsWith("#EXTINF:")) pendingDuration = Number.parseFloat(line.slice(8));
+    else if (line !== "" && !line.startsWith("#")) {
+      segments.push({
+        uri: line,
+        msn: mediaSequence + segments.length,
+        dsn,
+        durationS: pendingDuration,
+        parts,
+      });
+      parts = [];
+    }
+  }
+  return {
+    mediaSequence,
+    discontinuitySequence,
+    targetDuration: value("#EXT-X-TARGETDURATION:"),
+    segments,
+    trailingParts: parts,
+    trailingDsn: dsn,
+  };
+}
+
+/** A seeded pseudo-random generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("review: playlist invariants across reloads under awkward input", () => {
+  for (const variant of ["ts", "fmp4", "low-latency"] as const) {
+    it(`${variant}: sequence numbers of a segment never change, and never go back`, () => {
+      const budget = new HlsSegmentBudget(120_000);
+      const segmenter = new HlsSegmenter(info(), { variant, windowSegments: 3, budget });
+      const next = random(7);
+      segmenter.write(avcHeader());
+      segmenter.write(aacHeader());
+      const seen = new Map<string, { msn: number; dsn: number }>();
+      const partOwner = new Map<string, string>();
+      let lastMs = -1;
+      let lastDs = -1;
+      let lastText = "";
+      let t = 0;
+      let audioT = 0;
+      for (let i = 0; i < 3000; i++) {
+        const roll = next();
+        if (roll < 0.003)
+          t = Math.max(0, t - 2000 - Math.floor(next() * 5000)); // jump back
+        else if (roll < 0.006)
+          t += 10_000 + Math.floor(next() * 20_000); // jump forward
+        else if (roll < 0.008)
+          segmenter.discontinuity(); // a new publisher
+        else if (roll < 0.009) segmenter.endSegment(); // the publisher left
+        if (audioT < t - 100 || audioT > t + 100) audioT = t;
+        segmenter.write(videoFrame(t, i % 30 === 0 || next() < 0.01, 200 + Math.floor(next() * 3000)));
+        while (audioT <= t) {
+          segmenter.write(aacFrame(audioT));
+          audioT += 23;
+        }
+        t += 33 + (next() < 0.5 ? 1 : 0);
+        const text = segmenter.playlist();
+        if (text === lastText) continue;
+        lastText = text;
+        const read = readPlaylist(text);
+        expect(read.mediaSequence).toBeGreaterThanOrEqual(lastMs);
+        expect(read.discontinuitySequence).toBeGreaterThanOrEqual(lastDs);
+        lastMs = read.mediaSequence;
+        lastDs = read.discontinuitySequence;
+        for (const segment of read.segments) {
+          expect(Math.round(segment.durationS), text).toBeLessThanOrEqual(read.targetDuration);
+          const before = seen.get(segment.uri);
+          if (before !== undefined)
+            expect({ uri: segment.uri, ...before }).toEqual({
+              uri: segment.uri,
+              msn: segment.msn,
+              dsn: segment.dsn,
+            });
+          else seen.set(segment.uri, { msn: segment.msn, dsn: segment.dsn });
+          for (const part of segment.parts) {
+            const owner = partOwner.get(part);
+            if (owner !== undefined) expect(owner, part).toBe(`${segment.msn}/${segment.dsn}`);
+            partOwner.set(part, `${segment.msn}/${segment.dsn}`);
+          }
+        }
+        const inProgress = (read.segments.at(-1)?.msn ?? read.mediaSequence - 1) + 1;
+        for (const part of read.trailingParts) {
+          const owner = partOwner.get(part);
+          if (owner !== undefined) expect(owner, part).toBe(`${inProgress}/${read.trailingDsn}`);
+          partOwner.set(part, `${inProgress}/${read.trailingDsn}`);
+        }
+      }
+      expect(seen.size).toBeGreaterThan(20);
+      // The input did what it is for: discontinuities left the window, segments were dropped by the byte bound.
+      expect(lastDs).toBeGreaterThan(2);
+      expect(segmenter.stats().evictedInWindow).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("review: low-latency part durations (RFC 8216bis 4.4.4.9)", () => {
+  /** Every EXT-X-PART of the playlist with its segment: duration (ms), independence, and whether it ends its segment. */
+  function partsOf(text: string) {
+    const out: { durationMs: number; independent: boolean; last: boolean }[] = [];
+    const lines = text.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (!line.startsWith("#EXT-X-PART:")) continue;
+      const next = lines[i + 1] ?? "";
+      out.push({
+        durationMs: Math.round(Number(/DURATION=([\d.]+)/.exec(line)?.[1]) * 1000),
+        independent: line.includes("INDEPENDENT=YES"),
+        // The final part of a complete segment is followed by its EXTINF.
+        last: next.startsWith("#EXTINF:"),
+      });
+    }
+    return out;
+  }
+
+  it("a keyframe inside a segment does not leave a short part that is neither independent nor final", () => {
+    const segmenter = new HlsSegmenter(info(), { variant: "low-latency", windowSegments: 20 });
+    segmenter.write(avcHeader());
+    segmenter.write(aacHeader());
+    // 25 fps, a keyframe every 500 ms (an LL encoder setting) and scene-cut keyframes at odd times.
+    const scenecuts = new Set([1320, 2760, 3080]);
+    for (let t = 0; t < 6000; t += 40) {
+      segmenter.write(aacFrame(t));
+      segmenter.write(videoFrame(t, t % 500 === 0 || scenecuts.has(t)));
+    }
+    const parts = partsOf(segmenter.playlist());
+    expect(parts.length).toBeGreaterThan(10);
+    for (const part of parts) expect(part.durationMs).toBeLessThanOrEqual(200);
+    const short = parts.filter((p) => !p.independent && !p.last && p.durationMs < 0.85 * 200);
+    expect(short).toEqual([]);
+  });
+
+  it("an all-intra stream (every frame a keyframe) still gets parts near the part target, not one per frame", () => {
+    const segmenter = new HlsSegmenter(info(), { variant: "low-latency", windowSegments: 20 });
+    segmenter.write(avcHeader());
+    for (let t = 0; t < 3000; t += 10) segmenter.write(videoFrame(t, true, 100));
+    const parts = partsOf(segmenter.playlist());
+    // 3 s of 200 ms parts is about 15; one part per frame would be 300.
+    expect(parts.length).toBeLessThan(20);
+  });
+});

@@ -10,7 +10,10 @@
  * - a segment that found no keyframe for max(30 s, 10 × target), or holds a quarter of
  *   `maxBytesPerStream`, ends at the next packet anyway (the next one then does not start at a keyframe);
  * - low-latency: a part ends before the lead frame that would take it past `partTargetMs`, and
- *   before every video keyframe, so parts that start with one are INDEPENDENT;
+ *   before a video keyframe once it lasts 85% of that, so parts that start with one are INDEPENDENT
+ *   (an earlier keyframe stays inside the part: a shorter part that is neither INDEPENDENT nor the
+ *   last of its segment is not allowed, RFC 8216bis 4.4.4.9, and an all-intra stream would get a
+ *   part per frame);
  * - a discontinuity (a new publisher, a changed sequence header or track, timestamps that jump back
  *   or far forward) ends the segment at once; the next one has EXT-X-DISCONTINUITY, and its video
  *   starts at a keyframe (inter frames before it are dropped; audio goes on).
@@ -123,6 +126,8 @@ const BACK_JUMP_MS = 500;
 const MIN_FORWARD_JUMP_MS = 5000;
 /** Parts may run this long past the part target: timestamps are whole ms, frame durations not. */
 const PART_SLACK_MS = 1;
+/** RFC 8216bis 4.4.4.9: a part that is neither INDEPENDENT nor the last of its segment lasts at least this share of PART-TARGET. */
+const MIN_PART_SHARE = 0.85;
 /** Playlist texts cached per uriQuery between two changes. */
 const PLAYLIST_CACHE_SIZE = 16;
 
@@ -687,7 +692,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     // Never a part of no duration (audio queued at the timestamp of the keyframe that follows it).
     const age = t - this.#partStartMs;
     if (age <= 0 || (this.#fmp4 as Fmp4Muxer).pendingSamples === 0) return false;
-    if (keyframe) return true;
+    if (keyframe && age >= MIN_PART_SHARE * this.#partTargetMs) return true;
     return age + this.#leadDelta > this.#partTargetMs + PART_SLACK_MS;
   }
 
