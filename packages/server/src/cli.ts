@@ -89,6 +89,7 @@ if (listening !== undefined && !stopping) {
   log(`onair HTTP-FLV listening on http://${at(flv)}/APP/NAME.flv (WebSocket-FLV: ws://…/APP/NAME.flv)`);
   if (hls !== undefined) log(`onair HLS listening on http://${at(hls)}/APP/NAME.m3u8`);
   if (api !== undefined) log(`onair API listening on http://${at(api)}/control/get?room=NAME`);
+  if (api !== undefined) log(`onair dashboard at http://${at(api)}/`);
   if (config.rtmpNoAuth === true) log("publishing is open to anyone (rtmp_noauth)");
   log("onair ready");
 }
