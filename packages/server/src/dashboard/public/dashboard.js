@@ -487,7 +487,11 @@
   });
   events.addEventListener("error", () => {
     connection.dataset.state = "error";
-    connection.textContent = "reconnecting…";
+    // CLOSED: the server refused the stream (an expired token: 403), so EventSource gave up.
+    connection.textContent =
+      events.readyState === EventSource.CLOSED
+        ? "disconnected: reload (with a valid ?jwt=)"
+        : "reconnecting…";
   });
   events.addEventListener("hello", (event) => {
     hello = JSON.parse(event.data);
