@@ -47,6 +47,21 @@ describe("review: TS tables when an MP3 track appears after video", () => {
   });
 });
 
+describe("review: a TS segment whose only chunk holds tables and media", () => {
+  it("is kept (it is not a segment of tables alone)", () => {
+    const segmenter = new HlsSegmenter(info(), { variant: "ts", targetDurationMs: 1000 });
+    segmenter.write(avcHeader());
+    for (let t = 0; t < 2000; t += 40) segmenter.write(videoFrame(t, t % 1000 === 0));
+    // The first MP3 frame starts a segment (a new track): its bytes come with PAT/PMT in front.
+    segmenter.write(mp3Frame(2000));
+    segmenter.discontinuity();
+    segmenter.close();
+    const packets = splitPackets(allSegments(segmenter));
+    const audioStarts = packets.filter((p) => p.pid === 0x101 && p.pusi);
+    expect(audioStarts.length).toBe(1);
+  });
+});
+
 describe("review: fMP4 byte accounting", () => {
   it("packets the muxer queues nothing for are not counted as held bytes", () => {
     const budget = new HlsSegmentBudget(64 * 1024 * 1024);

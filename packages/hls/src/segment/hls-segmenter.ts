@@ -760,7 +760,8 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     if (segment === undefined) return;
     if (this.#fmp4 !== undefined) this.#closePart(endMs, false);
     this.#current = undefined;
-    const onlyTables = this.#ts !== undefined && segment.chunks.length === 1;
+    // PAT and PMT are two TS packets; any PES adds at least one more.
+    const onlyTables = this.#ts !== undefined && segment.length <= 2 * 188;
     if (segment.length === 0 || onlyTables) {
       // Nothing was muxed into it (its packets were refused): it never existed.
       this.#charge(-segment.length);
