@@ -406,8 +406,8 @@ export function hlsHandler(
         debug("authorize threw for %s %s/%s: %O", remoteAddress, target.app, target.name, error),
       ),
       timedOut,
-    ]).then(
-      (verdict) => {
+    ])
+      .then((verdict) => {
         clearTimeout(timer);
         if (isGone(res)) return;
         if (verdict === "timeout") refuse(res, HLS_REFUSALS.authorizeTimeout, head);
@@ -421,13 +421,14 @@ export function hlsHandler(
             verdict.reason,
           );
         }
-      },
-      (error: unknown) => {
+      })
+      // The hook failing, or serving after it (a source that throws): this request's 500, never
+      // an unhandled rejection.
+      .catch((error: unknown) => {
         clearTimeout(timer);
         debug("serving %s/%s to %s failed: %O", target.app, target.name, remoteAddress, error);
         if (!isGone(res)) sendJson(res as Reply, 500, { error: "internal error" }, cors, head);
-      },
-    );
+      });
   };
 
   /** Answer a request whose URL parsed as an HLS URL (or a bad one). */
