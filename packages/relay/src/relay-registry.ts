@@ -1,9 +1,12 @@
 import type { StreamHub } from "@onair/core";
+import createDebug from "debug";
 import { RelayError, RelayErrorCode } from "./errors.js";
 import type { Relay, RelayCommonOptions, RelayStatus, RelayTarget } from "./relay.js";
 import { RelayPull } from "./relay-pull.js";
 import { RelayPush } from "./relay-push.js";
-import { parseRelayUrl, relayUrlKey } from "./relay-url.js";
+import { parseRelayUrl, redactUrl, relayUrlKey } from "./relay-url.js";
+
+const debug = createDebug("onair:relay:registry");
 
 /** Which relays a stop applies to: `url` left out means every one of APP/NAME. */
 export interface RelaySelector {
@@ -84,6 +87,7 @@ export class RelayRegistry {
 
   /** Stop every relay; later starts throw `ERR_RELAY_CLOSED`. Idempotent. */
   close(): void {
+    if (!this.#closed) debug("closing: stopping %d relays", this.#relays.size);
     this.#closed = true;
     for (const relay of [...this.#relays]) relay.stop();
     this.#relays.clear();
@@ -99,6 +103,7 @@ export class RelayRegistry {
 
   #add<T extends Relay>(relay: T): T {
     this.#relays.add(relay);
+    debug("start %s %s %s", relay.kind, relay.key, redactUrl(relay.url));
     relay.once("stopped", () => this.#relays.delete(relay));
     return relay.start();
   }
@@ -106,6 +111,13 @@ export class RelayRegistry {
   #stop(kind: "pull" | "push", selector: RelaySelector): number {
     const matching = this.#find(kind, selector.app, selector.name).filter(
       (relay) => selector.url === undefined || relayUrlKey(relay.url) === relayUrlKey(selector.url),
+    );
+    debug(
+      "stop %s %s%s: %d",
+      kind,
+      `${selector.app}/${selector.name}`,
+      selector.url ? ` ${redactUrl(selector.url)}` : "",
+      matching.length,
     );
     for (const relay of matching) relay.stop();
     return matching.length;

@@ -1,5 +1,6 @@
 import { SafeEventEmitter } from "@onair/core";
 import type { RtmpClientOptions } from "@onair/rtmp";
+import createDebug from "debug";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { RelayError, RelayErrorCode } from "./errors.js";
 import { checkKeyPart, parseRelayUrl, type RelayUrl } from "./relay-url.js";
@@ -75,6 +76,15 @@ export interface RelayStatus {
   lastError?: string;
 }
 
+const debugOf = { pull: createDebug("onair:relay:pull"), push: createDebug("onair:relay:push") };
+
+/** An error for a log line: its code and message (messages carry URLs without their query). */
+function errorText(error: Error | undefined): string {
+  if (error === undefined) return "";
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? `${code} ${error.message}` : error.message;
+}
+
 export const DEFAULT_RELAY_TIMEOUTS = Object.freeze({ connectTimeoutMs: 10_000, idleTimeoutMs: 30_000 });
 
 /**
@@ -106,6 +116,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
   #timer: NodeJS.Timeout | undefined;
   /** When the current connection went live (ms since the epoch). */
   #liveSince = 0;
+  readonly #debug: createDebug.Debugger;
 
   protected constructor(
     kind: "pull" | "push",
@@ -115,6 +126,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
   ) {
     super();
     this.kind = kind;
+    this.#debug = debugOf[kind];
     this.app = checkKeyPart("app", target.app);
     this.name = checkKeyPart("stream name", target.name);
     this.key = `${this.app}/${this.name}`;
@@ -201,6 +213,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
   protected reportConnected(generation: number): void {
     if (!this.isCurrent(generation) || this.#state !== "connecting") return;
     this.#setState("connected");
+    this.#debug("%s %s: connected", this.key, this.remote.display);
     this.emit("connected");
   }
 
@@ -208,6 +221,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
     if (!this.isCurrent(generation) || this.#state === "live") return;
     this.#liveSince = Date.now();
     this.#setState("live");
+    this.#debug("%s %s: live", this.key, this.remote.display);
     this.emit("live");
   }
 
@@ -225,6 +239,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
     }
     this.#generation += 1;
     if (error !== undefined) this.#lastError = error;
+    this.#debug("%s %s: disconnected%s", this.key, this.remote.display, error ? `: ${errorText(error)}` : "");
     this.teardown(error);
     this.emit("disconnected", error);
     if (this.#state === "stopped") return; // a listener stopped it
@@ -246,6 +261,13 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
     this.#failures += 1;
     const delayMs = this.#backoff.next();
     this.#setState("retrying");
+    this.#debug(
+      "%s %s: retrying in %d ms (attempt %d)",
+      this.key,
+      this.remote.display,
+      delayMs,
+      this.#attempts + 1,
+    );
     this.emit("retrying", this.#attempts + 1, delayMs);
     if (this.#state !== "retrying") return;
     this.#timer = setTimeout(this.#retry, delayMs);
@@ -265,6 +287,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
     this.#attempts += 1;
     const generation = ++this.#generation;
     this.#setState("connecting");
+    this.#debug("%s %s: connecting (attempt %d)", this.key, this.remote.display, this.#attempts);
     this.emit("connecting", this.#attempts);
     if (this.#state !== "connecting" || generation !== this.#generation) return;
     this.open(generation);
@@ -279,6 +302,7 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
     this.#setState("stopped");
     if (tearDown && !wasIdle) this.teardown(undefined);
     if (error !== undefined) this.#lastError = error;
+    this.#debug("%s %s: stopped%s", this.key, this.remote.display, error ? `: ${errorText(error)}` : "");
     this.emit("stopped", error);
   }
 

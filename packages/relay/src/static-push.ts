@@ -1,8 +1,11 @@
 import type { StreamHub, StreamInfo } from "@onair/core";
+import createDebug from "debug";
 import { RelayError, RelayErrorCode } from "./errors.js";
 import type { RelayCommonOptions } from "./relay.js";
 import { RelayPush } from "./relay-push.js";
-import { checkKeyPart, pushTargetUrl } from "./relay-url.js";
+import { checkKeyPart, pushTargetUrl, redactUrl } from "./relay-url.js";
+
+const debug = createDebug("onair:relay:static");
 
 /** One app's push targets, as livego's `static_push` and nginx-rtmp's `push`. */
 export interface StaticPushRule {
@@ -61,6 +64,7 @@ export function staticPush(
       // A republish within the grace keeps its push (its writer stayed in the hub).
       if (running.has(id)) continue;
       const relay = new RelayPush(hub, { ...relayOptions, app: info.app, name: info.name, url });
+      debug("%s went live: pushing it to %s", info.key, redactUrl(url));
       running.set(id, relay);
       relay.once("stopped", () => {
         if (running.get(id) === relay) running.delete(id);
@@ -81,6 +85,7 @@ export function staticPush(
     stop() {
       if (stopped) return;
       stopped = true;
+      debug("stopping (%d pushes running)", running.size);
       hub.off("publish", onPublish);
       for (const relay of [...running.values()]) relay.stop();
       running.clear();
