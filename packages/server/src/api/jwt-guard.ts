@@ -41,11 +41,14 @@ type Verdict = { ok: true } | { ok: false; message: string };
  * `?jwt=TOKEN`; verified with `jose` against one algorithm (`alg: none` and every other algorithm
  * refused). `exp` and `nbf` are checked when present.
  */
+/** A key jose verifies with (spelled through jose: `CryptoKey` is a DOM global the build does not load). */
+type VerifyKey = Uint8Array | Awaited<ReturnType<typeof importSPKI>>;
+
 export function createJwtGuard(
   options: ApiJwtOptions,
 ): (req: IncomingMessage, query: URLSearchParams) => Promise<Verdict> {
   const algorithm = options.algorithm ?? "HS256";
-  let key: Promise<Uint8Array | CryptoKey>;
+  let key: Promise<VerifyKey>;
   if (HMAC.has(algorithm)) {
     const secret =
       typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : options.secret;
@@ -76,7 +79,7 @@ export function createJwtGuard(
     }
     if (token === undefined || token === "") return { ok: false, message: JWT_MISSING };
     if (token.length > MAX_TOKEN_LENGTH) return { ok: false, message: "Token is invalid" };
-    let verifyKey: Uint8Array | CryptoKey;
+    let verifyKey: VerifyKey;
     try {
       verifyKey = await key;
     } catch (error) {
