@@ -1,15 +1,17 @@
 /** Review findings in the segmenter: each test failed before its fix. */
 import { createMediaPacket } from "@onair/core";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { HlsSegmentBudget, HlsSegmenter } from "../src/index.js";
 import {
   aacFrame,
   aacHeader,
   avcHeader,
+  extinfs,
   fileOf,
   info,
   mp3Frame,
   segmentUris,
+  tagValues,
   videoFrame,
 } from "./segment-packets.js";
 import { expectContinuity, splitPackets } from "./ts-reader.js";
@@ -257,5 +259,61 @@ describe("review: low-latency part durations (RFC 8216bis 4.4.4.9)", () => {
     const parts = partsOf(segmenter.playlist());
     // 3 s of 200 ms parts is about 15; one part per frame would be 300.
     expect(parts.length).toBeLessThan(20);
+  });
+});
+
+describe("review: EXT-X-PROGRAM-DATE-TIME when media arrives in bursts", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("never maps two segments to the same time (RFC 8216bis 6.2.1: no ambiguous dates)", () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    const segmenter = new HlsSegmenter(info(), { variant: "ts", windowSegments: 20 });
+    segmenter.write(avcHeader());
+    segmenter.write(aacHeader());
+    const frame = (t: number) => {
+      segmenter.write(aacFrame(t));
+      segmenter.write(videoFrame(t, t % 1000 === 0));
+    };
+    // A publisher that stalled: 3 s of media at once (a GOP cache replay does the same), then real time.
+    for (let t = 0; t < 3000; t += 40) frame(t);
+    for (let t = 3000; t < 8000; t += 40) {
+      vi.advanceTimersByTime(40);
+      frame(t);
+    }
+    // And another stall of 2 s, then a burst to catch up.
+    vi.advanceTimersByTime(2000);
+    for (let t = 8000; t < 10_000; t += 40) frame(t);
+    for (let t = 10_000; t < 12_000; t += 40) {
+      vi.advanceTimersByTime(40);
+      frame(t);
+    }
+    const text = segmenter.playlist();
+    const dates = tagValues(text, "#EXT-X-PROGRAM-DATE-TIME:").map((d) => Date.parse(d));
+    const durations = extinfs(text).map((s) => s * 1000);
+    expect(dates.length).toBeGreaterThan(8);
+    for (let i = 1; i < dates.length; i++) {
+      // Each segment starts where the one before ends (sub-second overlaps are allowed; none here).
+      expect(dates[i] - (dates[i - 1] + durations[i - 1]), `segment ${i}`).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("a discontinuity (timestamps back to 0) does not make dates go back", () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    const segmenter = new HlsSegmenter(info(), { variant: "ts", windowSegments: 20 });
+    segmenter.write(avcHeader());
+    for (let t = 0; t < 4000; t += 40) segmenter.write(videoFrame(t, t % 1000 === 0));
+    // Sent 4 s of media in a burst, then the encoder restarts at 0.
+    for (let t = 0; t < 4000; t += 40) {
+      vi.advanceTimersByTime(40);
+      segmenter.write(videoFrame(t, t % 1000 === 0));
+    }
+    const text = segmenter.playlist();
+    const dates = tagValues(text, "#EXT-X-PROGRAM-DATE-TIME:").map((d) => Date.parse(d));
+    const durations = extinfs(text).map((s) => s * 1000);
+    for (let i = 1; i < dates.length; i++) {
+      expect(dates[i] - (dates[i - 1] + durations[i - 1]), `segment ${i}`).toBeGreaterThanOrEqual(0);
+    }
   });
 });

@@ -268,6 +268,11 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   #lastAudioTs = -1;
   #maxTs = -1;
   #maxTsWall = 0;
+  /** EXT-X-PROGRAM-DATE-TIME: the date (ms) of media time `#dateAnchorTs` (-1: anchor at the next segment). */
+  #dateAnchorTs = -1;
+  #dateAnchorWall = 0;
+  /** Where the newest segment's date ends (ms). */
+  #lastDateEnd = 0;
   #lastLeadTs = -1;
   /** The lead track's last frame interval (ms). */
   #leadDelta = 0;
@@ -681,6 +686,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     if (this.#current !== undefined) this.#closeSegment(this.#endOfLast(), true);
     if (this.#nextMsn > this.#firstMsn) this.#discontinuityNext = true;
     this.#waitKeyframe = true;
+    this.#dateAnchorTs = -1; // timestamps may not go on from here
   }
 
   /** Where the media so far ends: the last lead frame plus its duration. */
@@ -785,10 +791,19 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       });
       offset += part.length;
     }
-    // The wall clock of its first frame: when the newest frame came, less the media time between.
-    const wall =
-      (this.#maxTs >= 0 ? this.#maxTsWall : Date.now()) - Math.max(0, this.#maxTs - segment.startMs);
-    segment.programDateTime = new Date(wall).toISOString();
+    // Its date: media time from an anchor taken once per timeline (the first segment, and the first
+    // after each discontinuity), so dates follow the media and bursts or stalls in arrival never
+    // map two segments to one time (RFC 8216bis 6.2.1). The anchor is the wall clock of the first
+    // frame (when the newest frame came, less the media time between), never before the last date.
+    if (this.#dateAnchorTs < 0) {
+      const wall =
+        (this.#maxTs >= 0 ? this.#maxTsWall : Date.now()) - Math.max(0, this.#maxTs - segment.startMs);
+      this.#dateAnchorWall = Math.max(wall, this.#lastDateEnd);
+      this.#dateAnchorTs = segment.startMs;
+    }
+    const date = this.#dateAnchorWall + (segment.startMs - this.#dateAnchorTs);
+    segment.programDateTime = new Date(date).toISOString();
+    this.#lastDateEnd = date + segment.durationMs;
     this.#targetDurationS = Math.max(this.#targetDurationS, Math.round(segment.durationMs / 1000));
     this.#segments.push(segment);
     this.#lastCompleteMsn = segment.msn;
