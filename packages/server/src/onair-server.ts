@@ -11,18 +11,16 @@ import {
   type StreamInfo,
 } from "@onair/core";
 import { createHttpFlvServer, type FlvRecorder, type HttpFlvServer, recordStreams } from "@onair/flv";
-import { createHlsServer, type HlsServer } from "@onair/hls";
+import type { HlsServer } from "@onair/hls";
 import { RelayRegistry, type StaticPush, staticPush } from "@onair/relay";
 import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
-import { createApiHandler } from "./api/api-handler.js";
 import { DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
-import { createDashboard, type Dashboard } from "./dashboard/dashboard.js";
+import type { Dashboard } from "./dashboard/dashboard.js";
 import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
-import { createKeyStore } from "./keys/create-key-store.js";
 import type { KeyStore } from "./keys/key-store.js";
 import { MemoryKeyStore } from "./keys/memory-key-store.js";
-import { createMetrics, type Metrics } from "./metrics.js";
+import type { Metrics } from "./metrics.js";
 import { createWebhooks, type Webhooks } from "./webhooks.js";
 
 /** The options of {@link OnairServer}: the same as the ready server's config. */
@@ -136,18 +134,18 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   readonly hub: StreamHub;
   readonly rtmp: RtmpServer;
   readonly flv: HttpFlvServer;
-  /** The HLS server; undefined with `hls: false`. */
-  readonly hls: HlsServer | undefined;
+
   /** The relays the API's /control/push and /control/pull start (static pushes run on their own). */
   readonly relays: RelayRegistry;
   /** The webhooks; undefined unless a hook URL is configured. */
   readonly webhooks: Webhooks | undefined;
-  /** The Prometheus metrics the API serves at /metrics. */
-  readonly metrics: Metrics;
+
   readonly config: Readonly<OnairConfig>;
   /** The one hook every protocol asks (apps, keys, webhooks, the user's), before its own. */
   readonly authorize: Authorize | undefined;
   #keys: KeyStore | undefined;
+  #hls: HlsServer | undefined;
+  #metrics: Metrics | undefined;
   #api: HttpServer | undefined;
   /** The live dashboard on the API port (GET /, /stat/events). */
   #dashboard: Dashboard | undefined;
@@ -193,15 +191,6 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       handler: this.hub,
       authorize: allOf([this.authorize, config.flv?.authorize]),
     });
-    this.hls =
-      config.hls === false
-        ? undefined
-        : createHlsServer({
-            ...config.hls,
-            handler: this.hub,
-            cors: config.cors ?? "*",
-            ...(this.authorize === undefined ? {} : { authorize: this.authorize }),
-          });
     if (config.rtmps !== undefined) {
       const { cert, key } = config.rtmps;
       this.#rtmps = createTlsServer(
@@ -212,13 +201,19 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       // destroys its socket).
       this.#rtmps.on("tlsClientError", () => undefined);
     }
-    this.metrics = createMetrics({
-      hub: this.hub,
-      rtmp: this.rtmp,
-      flv: this.flv,
-      ...(this.hls === undefined ? {} : { hls: this.hls }),
-      ...(this.webhooks === undefined ? {} : { webhooks: this.webhooks }),
-    });
+  }
+
+  /**
+   * The HLS server, made by `listen()` (undefined before, and with `hls: false`). It and the API's
+   * parts are loaded only when configured, so a server without them does not carry their code.
+   */
+  get hls(): HlsServer | undefined {
+    return this.#hls;
+  }
+
+  /** The Prometheus metrics the API serves at /metrics; made by `listen()` unless `api: false`. */
+  get metrics(): Metrics | undefined {
+    return this.#metrics;
   }
 
   /** The channel keys (memory, or Redis once `listen()` connected); what /control/get hands out. */
@@ -269,6 +264,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     }
     if (this.#keys === undefined && config.redis !== undefined) {
       try {
+        const { createKeyStore } = await import("./keys/create-key-store.js");
         this.#keys = await createKeyStore({
           redisAddr: config.redis.addr,
           ...(config.redis.password === undefined ? {} : { redisPassword: config.redis.password }),
@@ -282,6 +278,19 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
         );
       }
     }
+    // Everything is made before the first listener opens, so no stream can go live unseen.
+    if (config.hls !== false && this.#hls === undefined) {
+      const { createHlsServer } = await import("@onair/hls");
+      this.#hls = createHlsServer({
+        ...config.hls,
+        handler: this.hub,
+        cors: config.cors ?? "*",
+        ...(this.authorize === undefined ? {} : { authorize: this.authorize }),
+      });
+    }
+    // Filled in as the listeners open (the dashboard reads it when asked).
+    const addresses = {} as OnairAddresses;
+    const api = config.api === false ? undefined : await this.#createApi(addresses);
     const rtmp = await this.#listenOne(
       "RTMP",
       "--rtmp-port",
@@ -289,7 +298,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       config.rtmpPort ?? DEFAULT_PORTS.rtmp,
       (p, h) => this.rtmp.listen(p, h),
     );
-    const addresses: OnairAddresses = { rtmp, flv: rtmp };
+    addresses.rtmp = rtmp;
     const tls = this.#rtmps;
     if (tls !== undefined) {
       addresses.rtmps = await this.#listenOne(
@@ -307,7 +316,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       config.flvPort ?? DEFAULT_PORTS.flv,
       (p, h) => this.flv.listen(p, h),
     );
-    const hls = this.hls;
+    const hls = this.#hls;
     if (hls !== undefined) {
       addresses.hls = await this.#listenOne(
         "HLS",
@@ -317,8 +326,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
         (p, h) => hls.listen(p, h),
       );
     }
-    if (config.api !== false) {
-      const api = this.#createApi(addresses);
+    if (api !== undefined) {
       addresses.api = await this.#listenOne(
         "the API",
         "--api-port",
@@ -330,8 +338,21 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     return addresses;
   }
 
-  #createApi(addresses: OnairAddresses): HttpServer {
+  async #createApi(addresses: OnairAddresses): Promise<HttpServer> {
     const keys = this.#keys as KeyStore;
+    const [{ createApiHandler }, { createDashboard }, { createMetrics }] = await Promise.all([
+      import("./api/api-handler.js"),
+      import("./dashboard/dashboard.js"),
+      import("./metrics.js"),
+    ]);
+    const metrics = createMetrics({
+      hub: this.hub,
+      rtmp: this.rtmp,
+      flv: this.flv,
+      ...(this.#hls === undefined ? {} : { hls: this.#hls }),
+      ...(this.webhooks === undefined ? {} : { webhooks: this.webhooks }),
+    });
+    this.#metrics = metrics;
     // The dashboard's preview plays from the media ports; they are bound before the API.
     const dashboard = createDashboard({
       hub: this.hub,
@@ -350,7 +371,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       hub: this.hub,
       keys,
       relays: this.relays,
-      metrics: () => this.metrics.scrape(),
+      metrics: () => metrics.scrape(),
       dashboard,
       ...(this.config.jwt === undefined ? {} : { jwt: this.config.jwt }),
       onError: (error) => this.emit("error", error instanceof Error ? error : new Error(String(error))),
@@ -410,7 +431,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     await Promise.all([
       this.rtmp.close(),
       this.flv.close(),
-      this.hls?.close(),
+      this.#hls?.close(),
       api === undefined ? undefined : closeHttp(api),
       this.#keys?.close(),
       tls === undefined
@@ -422,7 +443,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     // (they get a short grace; the CLI's exit deadline is 2 s).
     this.#detachWebhooks?.();
     await this.webhooks?.close(300);
-    this.metrics.close();
+    this.#metrics?.close();
   }
 }
 

@@ -74,7 +74,13 @@ describe("sources through the process", () => {
 describe.skipIf(!hasFfmpeg)("apps", () => {
   it("serves the apps listed and refuses a publish to any other", async () => {
     const cli = await startCli({
-      config: { rtmp_noauth: true, enable_hls: false, enable_api: false, server: [{ appname: "show" }] },
+      config: {
+        rtmp_noauth: true,
+        enable_hls: false,
+        enable_api: false,
+        republish_grace: 0,
+        server: [{ appname: "show" }],
+      },
     });
     try {
       const refused = publishWithFfmpeg(cli.url("rtmp", "live/x"), { seconds: 2 });
