@@ -81,7 +81,8 @@ export class RelayPushWriter implements StreamWriter {
  * {@link RelayPushWriter} handed to `hub.handleWriter`, so the remote gets the metadata, codec
  * headers and the GOP cache first, then the live packets. When the connection drops, or the hub
  * closes the writer for being slow, the relay reconnects with backoff while the local stream is
- * there (live, or within its republish grace); when the local stream ends, the relay stops.
+ * there (live, or within its republish grace); when the local stream ends, the relay stops (also
+ * when it ends while the relay connects).
  *
  * Started before the stream is live, the writer waits for it like any player (the hub's
  * `playWaitTimeoutMs`); if it never comes, the relay stops with `ERR_STREAM_NOT_FOUND`.
@@ -91,6 +92,8 @@ export class RelayPush extends Relay {
   #client: RtmpClient | undefined;
   #writer: RelayPushWriter | undefined;
   #publishTimer: NodeJS.Timeout | undefined;
+  /** Whether the local stream was in the hub when the current attempt began. */
+  #streamAtOpen = false;
 
   /** Throws `RelayError` (`ERR_RELAY_BAD_URL`, `ERR_RELAY_BAD_OPTION`) for what cannot work. */
   constructor(hub: RelayPushHub, options: RelayPushOptions) {
@@ -108,6 +111,7 @@ export class RelayPush extends Relay {
   }
 
   protected open(generation: number): void {
+    this.#streamAtOpen = this.#hub.get(this.key) !== undefined;
     RtmpClient.connect(this.remote.connectUrl, this.rtmpOptions)
       .then((client) => {
         if (!this.isCurrent(generation)) {
@@ -142,6 +146,13 @@ export class RelayPush extends Relay {
     this.#clearPublishTimer();
     if (!this.isCurrent(generation)) {
       remote.close();
+      return;
+    }
+    if (this.#streamAtOpen && this.#hub.get(this.key) === undefined) {
+      // The local stream ended while this attempt connected: nothing to push (a writer handed
+      // to the hub now would wait for a new publisher, holding the remote's stream meanwhile).
+      remote.close();
+      this.reportDown(generation, undefined, "stop");
       return;
     }
     const writer = new RelayPushWriter(
