@@ -43,8 +43,15 @@ export interface MediaPlaylist {
   ended: boolean;
 }
 
+const attributePatterns = new Map<string, RegExp>();
+
 function attribute(line: string, name: string): string | undefined {
-  const match = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`).exec(line);
+  let pattern = attributePatterns.get(name);
+  if (pattern === undefined) {
+    pattern = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`);
+    attributePatterns.set(name, pattern);
+  }
+  const match = pattern.exec(line);
   return match === null ? undefined : (match[2] ?? match[1]);
 }
 
