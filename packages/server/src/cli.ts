@@ -87,7 +87,8 @@ if (listening !== undefined && !stopping) {
   log(`onair RTMP listening on rtmp://${at(rtmp)}/APP/NAME`);
   if (rtmps !== undefined) log(`onair RTMPS listening on rtmps://${at(rtmps)}/APP/NAME`);
   log(`onair HTTP-FLV listening on http://${at(flv)}/APP/NAME.flv (WebSocket-FLV: ws://…/APP/NAME.flv)`);
-  if (hls !== undefined) log(`onair HLS listening on http://${at(hls)}/APP/NAME.m3u8`);
+  const hlsScheme = config.hls !== false && config.hls?.tls !== undefined ? "https" : "http";
+  if (hls !== undefined) log(`onair HLS listening on ${hlsScheme}://${at(hls)}/APP/NAME.m3u8`);
   if (api !== undefined) log(`onair API listening on http://${at(api)}/control/get?room=NAME`);
   if (api !== undefined) log(`onair dashboard at http://${at(api)}/`);
   if (config.rtmpNoAuth === true) log("publishing is open to anyone (rtmp_noauth)");

@@ -265,11 +265,16 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     if (this.#keys === undefined && config.redis !== undefined) {
       try {
         const { createKeyStore } = await import("./keys/create-key-store.js");
+        // Failed attempts while connecting end in the one error below; later ones are reported.
+        let connected = false;
         this.#keys = await createKeyStore({
           redisAddr: config.redis.addr,
           ...(config.redis.password === undefined ? {} : { redisPassword: config.redis.password }),
-          onError: (error) => this.emit("error", error),
+          onError: (error) => {
+            if (connected) this.emit("error", error);
+          },
         });
+        connected = true;
       } catch (error) {
         await this.close();
         throw new ServerSetupError(

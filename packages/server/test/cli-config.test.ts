@@ -71,6 +71,20 @@ describe("sources through the process", () => {
   });
 });
 
+describe("binds", () => {
+  it("media listeners on every address, the API on loopback only", async () => {
+    const cli = await startCli({ config: { host: "0.0.0.0", rtmp_noauth: true, enable_rtmps: false } });
+    try {
+      for (const what of ["RTMP listening on rtmp", "HTTP-FLV listening on http", "HLS listening on http"]) {
+        expect(cli.stdout()).toContain(`${what}://0.0.0.0:`);
+      }
+      expect(cli.stdout()).toContain("API listening on http://127.0.0.1:");
+    } finally {
+      await cli.stop();
+    }
+  });
+});
+
 describe.skipIf(!hasFfmpeg)("apps", () => {
   it("serves the apps listed and refuses a publish to any other", async () => {
     const cli = await startCli({

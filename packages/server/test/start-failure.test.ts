@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort, run } from "../../../test-support/media-tools.js";
 import { OnairServer, ServerStartError } from "../src/index.js";
+import { runCli } from "./cli-process.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -96,5 +97,16 @@ describe("OnairServer.listen failures", () => {
       `onair: cannot listen for HTTP-FLV on 127.0.0.1:${flvPort}: the port is already in use (another onair, or another server?). Choose another port with --flv-port.`,
     );
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a Redis that cannot be reached: one line naming redis_addr, exit 1, no port left open", async () => {
+    const [redisPort, rtmpPort] = [await freePort(), await freePort()];
+    const result = await runCli({ config: { redis_addr: `127.0.0.1:${redisPort}`, rtmp_port: rtmpPort } });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `onair: cannot use Redis at 127.0.0.1:${redisPort} for channel keys: cannot connect to Redis at 127.0.0.1:${redisPort}: connect ECONNREFUSED 127.0.0.1:${redisPort}. Check redis_addr (--redis-addr) and redis_pwd.`,
+    );
+    expect(result.stdout).not.toContain("listening");
+    expect(await canListen(rtmpPort)).toBe(true);
   });
 });
