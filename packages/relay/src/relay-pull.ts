@@ -46,7 +46,14 @@ export class RelayPull extends Relay {
   constructor(hub: Handler, options: RelayPullOptions) {
     super("pull", options, options, true);
     this.#hub = hub;
-    this.#maxTagSize = options.maxTagSize;
+    const { maxTagSize } = options;
+    if (maxTagSize !== undefined && !(Number.isInteger(maxTagSize) && maxTagSize > 0)) {
+      throw new RelayError(
+        RelayErrorCode.badOption,
+        `maxTagSize must be a whole number of bytes above 0, not ${maxTagSize}`,
+      );
+    }
+    this.#maxTagSize = maxTagSize;
   }
 
   /** The reader publishing into the hub now, while live. */
