@@ -2,7 +2,7 @@ import { RelayError, RelayErrorCode } from "./errors.js";
 
 /** When a relay tries again after a failed or lost connection. */
 export interface BackoffOptions {
-  /** The first delay, in ms. Default 1000. */
+  /** The first delay, in ms, at least 1. Default 1000. */
   initialDelayMs?: number;
   /** No delay is longer than this, in ms. Default 30 000. */
   maxDelayMs?: number;
@@ -51,12 +51,12 @@ export class Backoff {
   readonly #random: () => number;
   #attempts = 0;
 
-  /** Throws `RelayError` `ERR_RELAY_BAD_OPTION` for a negative delay, a factor below 1 or a jitter outside [0, 1]. */
+  /** Throws `RelayError` `ERR_RELAY_BAD_OPTION` for a first delay below 1 ms, a factor below 1 or a jitter outside [0, 1]. */
   constructor(options: BackoffOptions = {}) {
     this.initialDelayMs = check(
       "initialDelayMs",
       options.initialDelayMs ?? DEFAULT_BACKOFF.initialDelayMs,
-      0,
+      1, // 0 would stay 0 at every step: a reconnect loop with no delay
     );
     this.maxDelayMs = check(
       "maxDelayMs",
