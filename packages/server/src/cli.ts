@@ -76,8 +76,9 @@ try {
   // while starting: the stop above exits.)
   if (!stopping) {
     const known = error instanceof ServerStartError || error instanceof ServerSetupError;
-    process.stderr.write(`onair: ${known ? error.message : String(error)}\n`);
-    process.exit(1);
+    const setting = error instanceof ConfigError;
+    process.stderr.write(`onair: ${known || setting ? error.message : String(error)}\n`);
+    process.exit(setting ? 2 : 1);
   }
 }
 if (listening !== undefined && !stopping) {

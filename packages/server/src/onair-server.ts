@@ -14,7 +14,7 @@ import { createHttpFlvServer, type FlvRecorder, type HttpFlvServer, recordStream
 import type { HlsServer } from "@onair/hls";
 import { RelayRegistry, type StaticPush, staticPush } from "@onair/relay";
 import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
-import { DEFAULT_PORTS } from "./config.js";
+import { ConfigError, DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
 import type { Dashboard } from "./dashboard/dashboard.js";
 import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
@@ -286,12 +286,21 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     // Everything is made before the first listener opens, so no stream can go live unseen.
     if (config.hls !== false && this.#hls === undefined) {
       const { createHlsServer } = await import("@onair/hls");
-      this.#hls = createHlsServer({
-        ...config.hls,
-        handler: this.hub,
-        cors: config.cors ?? "*",
-        ...(this.authorize === undefined ? {} : { authorize: this.authorize }),
-      });
+      try {
+        this.#hls = createHlsServer({
+          ...config.hls,
+          handler: this.hub,
+          cors: config.cors ?? "*",
+          ...(this.authorize === undefined ? {} : { authorize: this.authorize }),
+        });
+      } catch (error) {
+        await this.close();
+        // A bad combination of HLS settings: the user's to fix, like any setting.
+        throw new ConfigError(
+          `HLS settings: ${(error as Error).message} (hls_target_duration is targetDurationMs, hls_part_target partTargetMs, hls_window windowSegments, hls_keep_after_end keepAfterEndMs)`,
+          "hls",
+        );
+      }
     }
     // Filled in as the listeners open (the dashboard reads it when asked).
     const addresses = {} as OnairAddresses;

@@ -25,6 +25,11 @@ describe("a config the CLI refuses: exit code 2, one message naming the setting,
       "server:\n  - appname: live\n    static_push: [nope]\n",
       /onair\.yaml:2:3: server item 1: static_push item 1 must be an rtmp:\/\/ or rtmps:\/\/ URL/,
     ],
+    [
+      "HLS settings that do not fit together",
+      "rtmp_port: 0\nflv_port: 0\nhls_port: 0\napi_port: 0\nhls_target_duration: 1\nhls_part_target: 5\n",
+      /HLS settings: .*partTargetMs \(5000\) must not exceed targetDurationMs \(1000\) \(hls_target_duration is/,
+    ],
   ])("%s", async (_what, yaml, message) => {
     const result = await runCli({ config: yaml });
     expect(result.code).toBe(2);
