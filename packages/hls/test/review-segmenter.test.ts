@@ -1,4 +1,7 @@
 /** Review findings in the segmenter: each test failed before its fix. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createMediaPacket } from "@onair/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { HlsSegmentBudget, HlsSegmenter } from "../src/index.js";
@@ -314,6 +317,32 @@ describe("review: EXT-X-PROGRAM-DATE-TIME when media arrives in bursts", () => {
     const durations = extinfs(text).map((s) => s * 1000);
     for (let i = 1; i < dates.length; i++) {
       expect(dates[i] - (dates[i - 1] + durations[i - 1]), `segment ${i}`).toBeGreaterThanOrEqual(0);
+    }
+  });
+});
+
+describe("review: directory output when the shared budget drops a listed segment", () => {
+  it("rewrites the playlist file, so it never names a file that was deleted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "onair-hls-review-"));
+    try {
+      const budget = new HlsSegmentBudget(400_000);
+      const a = new HlsSegmenter(info("live/a"), { variant: "ts", dir, budget });
+      const b = new HlsSegmenter(info("live/b"), { variant: "ts", dir, budget });
+      for (const s of [a, b]) s.write(avcHeader());
+      // Stream a: 8 s of 20 kB frames fill the budget; then b's bigger segments make it take a's listed ones.
+      for (let t = 0; t < 8000; t += 40) a.write(videoFrame(t, t % 1000 === 0, 2000));
+      for (let t = 0; t < 3000; t += 40) b.write(videoFrame(t, t % 1000 === 0, 5000));
+      expect(a.stats().evictedInWindow).toBeGreaterThan(0);
+      await a.settled();
+      await b.settled();
+      const onDisk = readFileSync(join(dir, "live", "a.m3u8"), "utf8");
+      expect(onDisk).toBe(a.playlist()); // TS: the same text on disk and in memory
+      for (const uri of segmentUris(onDisk))
+        expect(existsSync(join(dir, "live", "a", fileOf(uri))), uri).toBe(true);
+      a.dispose();
+      b.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

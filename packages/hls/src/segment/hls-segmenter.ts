@@ -878,7 +878,10 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       this.#files?.remove(map);
     }
     this.#charge(-freed);
-    if (listed) this.#playlists.clear();
+    if (listed) {
+      this.#playlists.clear();
+      this.#writePlaylistFile(); // the file on disk must not name the segment just deleted
+    }
   }
 
   /** Drops the segment in progress (the shared budget is over and this stream holds nothing else). */
