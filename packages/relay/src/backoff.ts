@@ -26,6 +26,9 @@ export const DEFAULT_BACKOFF = Object.freeze({
   jitter: 0.2,
 });
 
+/** The longest delay setTimeout keeps (Node turns a longer one into 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 function check(name: string, value: number, min: number, max = Number.POSITIVE_INFINITY): number {
   if (!Number.isFinite(value) || value < min || value > max) {
     throw new RelayError(
@@ -57,11 +60,13 @@ export class Backoff {
       "initialDelayMs",
       options.initialDelayMs ?? DEFAULT_BACKOFF.initialDelayMs,
       1, // 0 would stay 0 at every step: a reconnect loop with no delay
+      MAX_TIMER_MS,
     );
     this.maxDelayMs = check(
       "maxDelayMs",
       options.maxDelayMs ?? Math.max(DEFAULT_BACKOFF.maxDelayMs, this.initialDelayMs),
       this.initialDelayMs,
+      MAX_TIMER_MS,
     );
     this.factor = check("factor", options.factor ?? DEFAULT_BACKOFF.factor, 1);
     this.jitter = check("jitter", options.jitter ?? DEFAULT_BACKOFF.jitter, 0, 1);

@@ -314,8 +314,12 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const result = value ?? fallback;
-  if (!Number.isFinite(result) || result <= 0) {
-    throw new RelayError(RelayErrorCode.badOption, `${name} must be a number above 0, not ${result}`);
+  // Above 2^31 - 1 ms, setTimeout would fire after 1 ms.
+  if (!Number.isFinite(result) || result <= 0 || result > 2_147_483_647) {
+    throw new RelayError(
+      RelayErrorCode.badOption,
+      `${name} must be a number above 0 and at most 2147483647, not ${result}`,
+    );
   }
   return result;
 }

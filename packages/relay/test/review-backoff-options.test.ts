@@ -29,4 +29,26 @@ describe("Backoff options (review)", () => {
     expect(new Backoff({ initialDelayMs: 1, random: () => 0 }).next()).toBe(1);
     hub.close();
   });
+
+  it("refuses delays and timeouts past setTimeout's limit (2^31 - 1 ms), which Node would turn into 1 ms", () => {
+    const hub = new StreamHub();
+    const url = "rtmp://h.invalid/a/b";
+    for (const make of [
+      () => new Backoff({ maxDelayMs: 2 ** 31 }),
+      () => new Backoff({ initialDelayMs: 2 ** 31 }),
+      () => new RelayPull(hub, { app: "a", name: "b", url, connectTimeoutMs: 2 ** 31 }),
+      () => new RelayPull(hub, { app: "a", name: "b", url, idleTimeoutMs: 2 ** 31 }),
+    ]) {
+      let error: unknown;
+      try {
+        make();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(RelayError);
+      expect((error as RelayError).code).toBe(RelayErrorCode.badOption);
+    }
+    expect(new Backoff({ maxDelayMs: 2 ** 31 - 1 }).maxDelayMs).toBe(2 ** 31 - 1);
+    hub.close();
+  });
 });
