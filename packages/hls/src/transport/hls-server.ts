@@ -85,6 +85,8 @@ const REFUSED_LINGER_MS = 2000;
 /** Refused connections let in at once to read their refusal (past it they are closed at once). */
 const REFUSAL_BACKLOG = 64;
 const HTTP2_IDLE_TIMEOUT_MS = 60_000;
+/** Concurrent HTTP/2 streams a client may open on one connection (nginx's default is 128). */
+const HTTP2_MAX_CONCURRENT_STREAMS = 100;
 
 /** A whole HTTP/1.1 response with a JSON body, for a socket no response object is attached to. */
 function rawJsonResponse(status: number, body: unknown, headers: Record<string, string>): string {
@@ -159,7 +161,9 @@ export class HlsServer {
           cert: options.tls.cert,
           key: options.tls.key,
           allowHTTP1: true,
-          settings: { maxHeaderListSize: maxHeaderSize },
+          // Node allows 2^32 - 1 streams a session by default: one connection could then hold
+          // every blocking request the handler allows (a player uses a few at a time).
+          settings: { maxHeaderListSize: maxHeaderSize, maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS },
           handshakeTimeout: headersTimeout,
         },
         listener,
