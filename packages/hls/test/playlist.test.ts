@@ -270,6 +270,8 @@ describe("HlsSegmenter playlists, byte for byte", () => {
         '#EXT-X-PART:DURATION=0.200,URI="cam/T-p9.m4s"',
         "#EXTINF:1.000,",
         "cam/T-1.m4s",
+        // The segment in progress has its date from its first part (lines are only ever appended).
+        "#EXT-X-PROGRAM-DATE-TIME:2026-03-04T05:06:09.000Z",
         '#EXT-X-PART:DURATION=0.200,URI="cam/T-p10.m4s",INDEPENDENT=YES',
         '#EXT-X-PART:DURATION=0.200,URI="cam/T-p11.m4s"',
         '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="cam/T-p12.m4s"',

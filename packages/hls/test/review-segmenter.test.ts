@@ -346,3 +346,37 @@ describe("review: directory output when the shared budget drops a listed segment
     }
   });
 });
+
+describe("review: low-latency playlists only grow at the end (RFC 8216bis 6.2.1)", () => {
+  it("a segment's EXT-X-PROGRAM-DATE-TIME is there from its first part, never inserted later", () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    try {
+      const segmenter = new HlsSegmenter(info(), { variant: "low-latency", windowSegments: 4 });
+      segmenter.write(avcHeader());
+      segmenter.write(aacHeader());
+      const dateOfPart = new Map<string, string | undefined>();
+      let checked = 0;
+      for (let t = 0; t < 6000; t += 40) {
+        vi.advanceTimersByTime(40);
+        segmenter.write(aacFrame(t));
+        segmenter.write(videoFrame(t, t % 1000 === 0));
+        if (t === 3000) segmenter.discontinuity();
+        let date: string | undefined;
+        for (const line of segmenter.playlist().split("\n")) {
+          if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) date = line.slice(25);
+          else if (line.startsWith("#EXTINF:")) date = undefined;
+          else if (line.startsWith("#EXT-X-PART:")) {
+            const uri = /URI="([^"]*)"/.exec(line)?.[1] ?? "";
+            expect(date, `${uri} at ${t}`).toBeDefined();
+            if (dateOfPart.has(uri)) expect(date, uri).toBe(dateOfPart.get(uri));
+            else dateOfPart.set(uri, date);
+            checked += 1;
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(100);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

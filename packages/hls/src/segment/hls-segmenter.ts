@@ -149,6 +149,8 @@ interface SegmentRecord extends PlaylistSegment {
   readonly msn: number;
   readonly startMs: number;
   durationMs: number;
+  /** EXT-X-PROGRAM-DATE-TIME in ms. */
+  readonly dateMs: number;
   programDateTime: string | undefined;
   map: string | undefined;
   readonly parts: PartRecord[];
@@ -708,6 +710,17 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   }
 
   #openSegment(t: number): void {
+    // Its date, known from its first part on (a playlist only grows at the end): media time from
+    // an anchor taken once per timeline (the first segment, and the first after each
+    // discontinuity), so bursts or stalls in arrival never date two segments alike (RFC 8216bis
+    // 6.2.1). The anchor is the wall clock of this frame (when the newest frame came, less the
+    // media time between), never before the end of the last date given.
+    if (this.#dateAnchorTs < 0) {
+      const wall = (this.#maxTs >= 0 ? this.#maxTsWall : Date.now()) - Math.max(0, this.#maxTs - t);
+      this.#dateAnchorWall = Math.max(wall, this.#lastDateEnd);
+      this.#dateAnchorTs = t;
+    }
+    const dateMs = this.#dateAnchorWall + (t - this.#dateAnchorTs);
     const msn = this.#nextMsn;
     this.#nextMsn += 1;
     const ts = this.#ts;
@@ -717,7 +730,8 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       startMs: t,
       durationMs: 0,
       discontinuity: this.#discontinuityNext,
-      programDateTime: undefined,
+      dateMs,
+      programDateTime: new Date(dateMs).toISOString(),
       map: undefined,
       parts: [],
       chunks: [],
@@ -791,19 +805,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       });
       offset += part.length;
     }
-    // Its date: media time from an anchor taken once per timeline (the first segment, and the first
-    // after each discontinuity), so dates follow the media and bursts or stalls in arrival never
-    // map two segments to one time (RFC 8216bis 6.2.1). The anchor is the wall clock of the first
-    // frame (when the newest frame came, less the media time between), never before the last date.
-    if (this.#dateAnchorTs < 0) {
-      const wall =
-        (this.#maxTs >= 0 ? this.#maxTsWall : Date.now()) - Math.max(0, this.#maxTs - segment.startMs);
-      this.#dateAnchorWall = Math.max(wall, this.#lastDateEnd);
-      this.#dateAnchorTs = segment.startMs;
-    }
-    const date = this.#dateAnchorWall + (segment.startMs - this.#dateAnchorTs);
-    segment.programDateTime = new Date(date).toISOString();
-    this.#lastDateEnd = date + segment.durationMs;
+    this.#lastDateEnd = segment.dateMs + segment.durationMs;
     this.#targetDurationS = Math.max(this.#targetDurationS, Math.round(segment.durationMs / 1000));
     this.#segments.push(segment);
     this.#lastCompleteMsn = segment.msn;

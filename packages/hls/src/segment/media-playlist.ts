@@ -4,8 +4,8 @@
  *
  * Per segment, in this order: EXT-X-DISCONTINUITY, EXT-X-MAP (when it differs from the one before),
  * EXT-X-PROGRAM-DATE-TIME, its EXT-X-PART lines (low-latency, recent segments only), EXTINF and the
- * URI. After the last complete segment (low-latency): the parts of the segment in progress and
- * EXT-X-PRELOAD-HINT for the next part. EXT-X-ENDLIST closes an ended playlist.
+ * URI. After the last complete segment (low-latency): the segment in progress (its discontinuity,
+ * map and date, once it has a part) with its parts, and EXT-X-PRELOAD-HINT for the next part. EXT-X-ENDLIST closes an ended playlist.
  */
 
 /** A partial segment, as listed by EXT-X-PART. */
@@ -100,13 +100,16 @@ export function renderMediaPlaylist(model: MediaPlaylistModel, uriQuery?: string
       );
     }
   };
+  const date = (segment: PlaylistSegment): void => {
+    if (segment.programDateTime !== undefined) {
+      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${segment.programDateTime}`);
+    }
+  };
   const { segments } = model;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     head(segment);
-    if (segment.programDateTime !== undefined) {
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${segment.programDateTime}`);
-    }
+    date(segment);
     if (ll !== undefined && i >= ll.partsFrom) parts(segment);
     lines.push(`#EXTINF:${formatSeconds(segment.durationMs)},`, uri(segment.file));
   }
@@ -114,6 +117,7 @@ export function renderMediaPlaylist(model: MediaPlaylistModel, uriQuery?: string
     // Its tags only once it has a part: a discontinuity or map with nothing after it means nothing.
     if (ll.inProgress !== undefined && ll.inProgress.parts.length > 0) {
       head(ll.inProgress);
+      date(ll.inProgress); // there from its first part: tags are never inserted before published lines
       parts(ll.inProgress);
     }
     if (ll.preloadHint !== undefined) {
