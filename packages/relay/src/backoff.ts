@@ -85,7 +85,7 @@ export class Backoff {
     return Math.round(base * (1 - this.jitter * this.#random()));
   }
 
-  /** Start again from `initialDelayMs` (after a connection that went live). */
+  /** Start again from `initialDelayMs` (after a good connection). */
   reset(): void {
     this.#attempts = 0;
   }

@@ -22,7 +22,11 @@ export interface RelayEvents {
   connected: [];
   /** Media flows: a pull publishes into the hub, a push publishes to the remote. */
   live: [];
-  /** A connection or an attempt ended; `error` says why (undefined when the local stream ended). */
+  /**
+   * A connection or an attempt ended; `error` says why (undefined when the local stream ended),
+   * always with a string `code`: the layer's own (ECONNREFUSED, ERR_RTMP_*, ERR_FLV_*,
+   * ERR_STREAM_*) or, for a bare Error from below, `ERR_RELAY_REMOTE_ENDED` with it as `cause`.
+   */
   disconnected: [error: Error | undefined];
   /** The next attempt (`attempt`) comes in `delayMs`. */
   retrying: [attempt: number, delayMs: number];
@@ -229,8 +233,13 @@ export abstract class Relay extends SafeEventEmitter<RelayEvents> {
    * The connection failed or ended. `then` "retry" tries again after the backoff delay; "stop"
    * stops the relay with `error` (undefined for a normal end).
    */
-  protected reportDown(generation: number, error: Error | undefined, then: "retry" | "stop" = "retry"): void {
+  protected reportDown(generation: number, cause: Error | undefined, then: "retry" | "stop" = "retry"): void {
     if (!this.isCurrent(generation)) return;
+    // A bare Error from below ("connection closed") gets a stable code and names the remote.
+    const error =
+      cause === undefined || typeof (cause as { code?: unknown }).code === "string"
+        ? cause
+        : new RelayError(RelayErrorCode.remoteEnded, `${this.remote.display}: ${cause.message}`, { cause });
     // A good connection (live for at least the first delay) starts the backoff again; one that
     // closed sooner counts as a failure, so a remote that accepts and drops at once still backs off.
     if (this.#state === "live" && Date.now() - this.#liveSince >= this.#backoff.initialDelayMs) {
