@@ -33,7 +33,8 @@ describe.skipIf(!hasFfmpeg)("examples/rtmp-server.ts", () => {
 
       const publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${port}/live/demo?token=s3cret`, { seconds: 4 });
       await waitFor(() => child.stdout().includes("live: live/demo"), 10_000, "publish");
-      const probe = await probeFrames(`rtmp://127.0.0.1:${port}/live/demo`);
+      // Three seconds are enough (the example keeps players through its 10 s republish grace).
+      const probe = await probeFrames(`rtmp://127.0.0.1:${port}/live/demo`, ["-read_intervals", "%+3"]);
       expect(await publisher.exited).toBe(0);
       expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
       expect(probe.frames.filter((f) => f.mediaType === "video").length).toBeGreaterThan(60);
@@ -65,7 +66,10 @@ describe.skipIf(!hasFfmpeg)("examples/rtmp-to-http-flv.ts", () => {
         10_000,
         "publish",
       );
-      const probe = await probeFrames(`http://127.0.0.1:${flvPort}/live/demo.flv`);
+      const probe = await probeFrames(`http://127.0.0.1:${flvPort}/live/demo.flv`, [
+        "-read_intervals",
+        "%+3",
+      ]);
       expect(await publisher.exited).toBe(0);
       expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
       expect(probe.frames.filter((f) => f.mediaType === "video").length).toBeGreaterThan(60);
@@ -97,7 +101,7 @@ describe("examples/web-player-server.ts over HLS", () => {
     let publisher: ReturnType<typeof publishWithFfmpeg> | undefined;
     try {
       await waitFor(() => child.stdout().includes("HLS (low-latency)"), 20_000, "example start");
-      publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, { seconds: 12, gop: 25 });
+      publisher = publishWithFfmpeg(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, { seconds: 9, gop: 25 });
       const page = await browser.context.newPage();
       const src = `http://127.0.0.1:${pagePort}/live/demo.m3u8`;
       const parts: string[] = [];
