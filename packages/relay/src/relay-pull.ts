@@ -146,7 +146,8 @@ export class RelayPull extends Relay {
   #openHttp(generation: number): void {
     const { url } = this.remote;
     const get = url.protocol === "https:" ? httpsGet : httpGet;
-    const request = get(url, { headers: { "user-agent": "onair-relay" } });
+    // `timeout` here covers the TCP connect too; request.setTimeout starts only once connected.
+    const request = get(url, { headers: { "user-agent": "onair-relay" }, timeout: this.connectTimeoutMs });
     this.#request = request;
     request.setTimeout(this.connectTimeoutMs, () =>
       request.destroy(
