@@ -1,6 +1,7 @@
 /**
  * RTMPS: the CLI with a certificate (self-signed, made by openssl here) takes ffmpeg publishing to
- * rtmps:// and serves it back over RTMPS (ffprobe, and onair's own RtmpClient) and plain RTMP.
+ * rtmps:// and serves it back over RTMPS (ffprobe, and onair's own RtmpClient) and plain RTMP; the
+ * same certificate serves HLS over HTTPS.
  */
 import { join } from "node:path";
 import type { MediaPacket } from "@onair/core";
@@ -18,6 +19,7 @@ import {
 import { type CliProcess, runCli, startCli } from "./cli-process.js";
 
 const hasOpenssl = requireTool("openssl", hasCommand("openssl"));
+const hasCurl = requireTool("curl", hasCommand("curl"));
 
 async function selfSigned(dir: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, "cert.pem");
@@ -41,7 +43,7 @@ async function selfSigned(dir: string): Promise<{ cert: string; key: string }> {
   return { cert, key };
 }
 
-describe.skipIf(!hasFfmpeg || !hasOpenssl)("RTMPS", () => {
+describe.skipIf(!hasFfmpeg || !hasOpenssl || !hasCurl)("RTMPS", () => {
   const dir = tempDir("onair-rtmps-");
   let files: { cert: string; key: string };
   let cli: CliProcess;
@@ -55,7 +57,9 @@ describe.skipIf(!hasFfmpeg || !hasOpenssl)("RTMPS", () => {
         rtmps_cert: files.cert,
         rtmps_key: files.key,
         republish_grace: 0,
-        enable_hls: false,
+        // The same certificate for HLS: HTTPS (HTTP/2 and HTTP/1.1).
+        hls_cert: files.cert,
+        hls_key: files.key,
         enable_api: false,
       },
     });
@@ -67,6 +71,7 @@ describe.skipIf(!hasFfmpeg || !hasOpenssl)("RTMPS", () => {
 
   it("ffmpeg publishes to rtmps://; ffprobe plays over RTMPS and RTMP; RtmpClient plays over RTMPS", async () => {
     expect(cli.stdout()).toMatch(/onair RTMPS listening on rtmps:\/\/127\.0\.0\.1:\d+\/APP\/NAME/);
+    expect(cli.stdout()).toMatch(/onair HLS listening on https:\/\/127\.0\.0\.1:\d+\//);
     const publisher = publishWithFfmpeg(cli.url("rtmps", "live/tls"), { seconds: 4 });
     await cli.waitForLog("publish live/tls");
 
@@ -74,6 +79,18 @@ describe.skipIf(!hasFfmpeg || !hasOpenssl)("RTMPS", () => {
     const packets: MediaPacket[] = [];
     const reader = await client.play("tls");
     reader.attach({ packet: (p) => packets.push(p), end: () => {} });
+
+    // HLS over HTTPS with the same certificate (curl -k: it is self-signed), over HTTP/2.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const curl = run("curl", [
+      "-sk",
+      "--http2",
+      "-w",
+      "\n%{http_version}",
+      `https://127.0.0.1:${cli.ports.hls}/live/tls.m3u8`,
+    ]);
+    expect(await curl.exited).toBe(0);
+    expect(curl.stdout()).toMatch(/^#EXTM3U\n[\s\S]*\n2$/);
 
     const [overTls, plain] = await Promise.all([
       probeFrames(cli.url("rtmps", "live/tls")),
