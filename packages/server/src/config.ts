@@ -451,14 +451,31 @@ function readSettingsFile(path: string, draft: Draft): void {
   walk(doc.contents, "");
 }
 
-/** " (did you mean X?)" for a key one typo away from a known one. */
+/** Edits (insert, delete, replace a character) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** " (did you mean X?)" for a key a typo or two away from a known one. */
 function suggest(key: string): string {
   const normal = (s: string): string => s.replace(/[-_.]/g, "").toLowerCase();
+  let best: { key: string; distance: number } | undefined;
   for (const setting of SETTINGS) {
-    if (normal(setting.key) === normal(key)) return ` (did you mean ${setting.key}?)`;
+    if (setting.key === "config") continue;
+    const distance = editDistance(normal(key), normal(setting.key));
+    if (distance <= 2 && (best === undefined || distance < best.distance))
+      best = { key: setting.key, distance };
   }
-  const near = SETTINGS.find((s) => s.key.startsWith(key) || key.startsWith(s.key));
-  return near === undefined ? "" : ` (did you mean ${near.key}?)`;
+  return best === undefined ? "" : ` (did you mean ${best.key}?)`;
 }
 
 function readEnv(env: Record<string, string | undefined>, draft: Draft): string | undefined {

@@ -197,7 +197,7 @@ describe("refusals name the setting", () => {
   it("an unknown key, with its file, line and column", () => {
     const file = yamlFile("rtmp_port: 1935\nrtmp_prot: 1936\n");
     const error = refusal({ argv: ["-c", file] });
-    expect(error.message).toBe(`${file}:2:1: unknown setting "rtmp_prot"`);
+    expect(error.message).toBe(`${file}:2:1: unknown setting "rtmp_prot" (did you mean rtmp_port?)`);
     expect(error.setting).toBe("rtmp_prot");
     expect(refusal({ argv: ["-c", yamlFile("jwt:\n  secrett: x\n")] }).message).toMatch(
       /:2:3: unknown setting "jwt.secrett"/,
@@ -205,6 +205,10 @@ describe("refusals name the setting", () => {
     expect(refusal({ argv: ["-c", yamlFile("rtmpaddr: ':1'\n")] }).message).toContain(
       "did you mean rtmp_addr?",
     );
+    expect(refusal({ argv: ["-c", yamlFile("httpflv_adr: ':1'\n")] }).message).toContain(
+      'unknown setting "httpflv_adr" (did you mean httpflv_addr?)',
+    );
+    expect(refusal({ argv: ["-c", yamlFile("colour: red\n")] }).message).toMatch(/unknown setting "colour"$/);
   });
 
   it("a bad value, with where it came from", () => {
