@@ -183,8 +183,25 @@ export class RelayPull extends Relay {
     this.reportConnected(generation);
     const demuxer = new FlvDemuxer({ maxTagSize: this.#maxTagSize });
     let source: StreamSource | undefined;
+    // Bytes that trickle in keep the socket from idling; a connection that completes no tag for
+    // idleTimeoutMs is dropped all the same (checked once per idleTimeoutMs, not per tag).
+    let tags = 0;
+    let tagsAtCheck = 0;
+    const stall = setInterval(() => {
+      if (tags === tagsAtCheck) {
+        request.destroy(
+          new RelayError(
+            RelayErrorCode.timeout,
+            `${this.remote.display}: no complete FLV tag for ${this.idleTimeoutMs} ms`,
+          ),
+        );
+      }
+      tagsAtCheck = tags;
+    }, this.idleTimeoutMs);
+    request.once("close", () => clearInterval(stall));
     // The hub gets the reader at the first tag: a remote that answers 200 and waits is "connected".
     const onTag = (tag: FlvTag): void => {
+      tags += 1;
       if (source === undefined) {
         source = this.#publish(generation);
         if (source === undefined) {

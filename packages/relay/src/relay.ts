@@ -49,7 +49,10 @@ export interface RelayCommonOptions {
   maxRetries?: number;
   /** Give up an attempt whose connection (and, for a push, publish start) takes longer, in ms. Default 10 000. */
   connectTimeoutMs?: number;
-  /** Drop a connection on which nothing arrived for this long, in ms (then reconnect). Default 30 000. */
+  /**
+   * Drop a connection on which nothing arrived for this long, in ms (then reconnect); an HTTP-FLV
+   * pull also when no whole FLV tag arrived for this long (bytes trickling in). Default 30 000.
+   */
   idleTimeoutMs?: number;
   /** RTMP client settings (chunk size, flashVer, largest message). */
   rtmp?: Pick<RtmpClientOptions, "chunkSize" | "flashVer" | "maxMessageSize">;

@@ -110,4 +110,26 @@ describe("HTTP-FLV pull against bad remotes (review)", () => {
       expect((error as RelayError).code).toBe(RelayErrorCode.badOption);
     }
   });
+
+  it("a remote that trickles bytes but never completes a tag: dropped after idleTimeoutMs with ERR_RELAY_TIMEOUT", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    cleanups.push(() => {
+      for (const t of timers) clearInterval(t);
+    });
+    const url = await remote((_req, res) => {
+      res.writeHead(200);
+      res.write(
+        Buffer.concat([encodeFlvHeader({ audio: false, video: true }), Buffer.from([9, 0, 0x10, 0])]),
+      );
+      // One byte of the announced 4 KiB body every 20 ms: never idle, never a tag.
+      timers.push(setInterval(() => res.write(Buffer.from([0])), 20));
+    });
+    const relay = pull(url, { idleTimeoutMs: 150, maxRetries: 0 });
+    const started = performance.now();
+    await finished(relay);
+    expect(performance.now() - started).toBeLessThan(2000);
+    const cause = (relay.lastError as RelayError).cause as RelayError;
+    expect(cause.code).toBe(RelayErrorCode.timeout);
+    expect(cause.message).toContain("no complete FLV tag for 150 ms");
+  });
 });
