@@ -465,8 +465,20 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
+/** livego.yaml keys with no setting of the same name here, and what to use instead. */
+const LIVEGO_HINTS: Record<string, string> = {
+  level: "the CLI logs every publish and play; DEBUG=onair:* adds debug logs",
+  config_file: "give the file with -c or ONAIR_CONFIG",
+  use_hls_https: "set hls_cert and hls_key",
+  hls_server_crt: "use hls_cert",
+  hls_server_key: "use hls_key",
+  enable_tls_verify: "relays verify rtmps:// certificates with Node's CA store",
+};
+
 /** " (did you mean X?)" for a key a typo or two away from a known one. */
 function suggest(key: string): string {
+  const hint = LIVEGO_HINTS[key];
+  if (hint !== undefined) return ` (livego's; ${hint})`;
   const normal = (s: string): string => s.replace(/[-_.]/g, "").toLowerCase();
   let best: { key: string; distance: number } | undefined;
   for (const setting of SETTINGS) {

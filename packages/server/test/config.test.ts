@@ -209,6 +209,9 @@ describe("refusals name the setting", () => {
       'unknown setting "httpflv_adr" (did you mean httpflv_addr?)',
     );
     expect(refusal({ argv: ["-c", yamlFile("colour: red\n")] }).message).toMatch(/unknown setting "colour"$/);
+    expect(refusal({ argv: ["-c", yamlFile("level: info\n")] }).message).toMatch(
+      /unknown setting "level" \(livego's; the CLI logs every publish and play; DEBUG=onair:\* adds debug logs\)$/,
+    );
   });
 
   it("a bad value, with where it came from", () => {
