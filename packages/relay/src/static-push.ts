@@ -3,7 +3,7 @@ import createDebug from "debug";
 import { RelayError, RelayErrorCode } from "./errors.js";
 import type { RelayCommonOptions } from "./relay.js";
 import { RelayPush } from "./relay-push.js";
-import { checkKeyPart, pushTargetUrl, redactUrl } from "./relay-url.js";
+import { checkKeyPart, pushTargetUrl, redactUrl, relayUrlKey } from "./relay-url.js";
 
 const debug = createDebug("onair:relay:static");
 
@@ -60,7 +60,8 @@ export function staticPush(
     if (urls === undefined || stopped) return;
     for (const base of urls) {
       const url = pushTargetUrl(base, info.name);
-      const id = `${info.key} ${url}`;
+      // One push per remote, however the rules spell its URL.
+      const id = `${info.key} ${relayUrlKey(url)}`;
       // A republish within the grace keeps its push (its writer stayed in the hub).
       if (running.has(id)) continue;
       const relay = new RelayPush(hub, { ...relayOptions, app: info.app, name: info.name, url });

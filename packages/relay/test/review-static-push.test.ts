@@ -52,4 +52,21 @@ describe("staticPush (review)", () => {
     expect(pushes.relays).toEqual([]);
     await vi.waitFor(() => expect(remote.hub.isLive("in/cam")).toBe(false), 5000);
   });
+
+  it("one push per remote when a rule lists the same URL spelled twice", async () => {
+    const local = new StreamHub({ batchWindowMs: 0, republishGraceMs: 0 });
+    cleanups.push(() => local.close());
+    const remote = await onair();
+    const base = remote.url("in");
+    const pushes = staticPush(local, {
+      rules: [
+        { app: "live", urls: [base, base.replace("/in", "//in/")] },
+        { app: "live", urls: [`${base}/`] },
+      ],
+    });
+    cleanups.push(() => pushes.stop());
+    const src = publish(local, "live", "cam");
+    cleanups.push(() => src.end());
+    expect(pushes.relays).toHaveLength(1);
+  });
 });
