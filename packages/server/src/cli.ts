@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig } from "./config.js";
+import { shownUrl } from "./metrics-protocol.js";
 
 // Settings first: `--help` and a bad setting answer before the server code is even loaded.
 let loaded: ReturnType<typeof loadConfig>;
@@ -60,7 +61,7 @@ server.hub.on("play", (info) => {
   if (path !== undefined) log(`record ${info.key} to ${path} (${info.id})`);
   else if (info.id.startsWith("hls-")) log(`segment ${info.key} for HLS (${info.id})`);
   // A relay pushing elsewhere has no peer address: its URL says where the stream goes.
-  else log(`play ${info.key} by ${info.remoteAddress ?? info.url} (${info.id})`);
+  else log(`play ${info.key} by ${info.remoteAddress ?? shownUrl(info)} (${info.id})`);
 });
 server.hub.on("stop", (info) => log(`stop ${info.key} (${info.id})`));
 server.on("recordDone", (info, path) => log(`recorded ${info.key} to ${path} (${info.id})`));

@@ -40,3 +40,12 @@ export function streamProtocol(info: StreamInfo): StreamProtocol {
 export function isClientProtocol(protocol: StreamProtocol): boolean {
   return protocol === "rtmp" || protocol === "rtmps" || protocol === "http-flv" || protocol === "ws-flv";
 }
+
+/**
+ * A reader's or writer's URL as logs and `/stat/livestat` show it. A relay pushing elsewhere has
+ * the remote stream name last in its URL, and in livego's model (this server's own) that name is
+ * the remote channel's publishing key: it is shown as "…" ("rtmp://edge:1935/live/…").
+ */
+export function shownUrl(info: StreamInfo): string {
+  return info.id.startsWith("relay-push-") ? info.url.replace(/\/[^/]*$/, "/…") : info.url;
+}

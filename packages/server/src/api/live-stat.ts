@@ -1,4 +1,5 @@
 import type { StreamHub, StreamInfo } from "@onair/core";
+import { shownUrl } from "../metrics-protocol.js";
 
 /**
  * One publisher or player in `/stat/livestat`, with livego's field names. Byte totals are media
@@ -8,7 +9,10 @@ import type { StreamHub, StreamInfo } from "@onair/core";
 export interface LiveStatEntry {
   /** The stream key "APP/ROOM". */
   key: string;
-  /** Where it came from or goes to (a publisher's URL carries the room, never its key). */
+  /**
+   * Where it came from or goes to (a publisher's URL carries the room, never its key; a relay
+   * push's remote stream name, a key in livego's model, shows as "…").
+   */
   url: string;
   /** onair's reader/writer id ("rtmp-pub-3"); livego gave its RTMP stream number. */
   stream_id: string;
@@ -40,7 +44,7 @@ function entry(
 ): LiveStatEntry {
   return {
     key,
-    url: info.url,
+    url: shownUrl(info),
     stream_id: info.id,
     video_total_bytes: counts.videoBytes,
     video_speed: kbps(counts.videoBytes, since, now),
