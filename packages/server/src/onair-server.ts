@@ -18,7 +18,7 @@ import { ConfigError, DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
 import type { Dashboard } from "./dashboard/dashboard.js";
 import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
-import type { KeyStore } from "./keys/key-store.js";
+import { type KeyStore, redisAddrForLog } from "./keys/key-store.js";
 import { MemoryKeyStore } from "./keys/memory-key-store.js";
 import type { Metrics } from "./metrics.js";
 import { createWebhooks, type Webhooks } from "./webhooks.js";
@@ -278,7 +278,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       } catch (error) {
         await this.close();
         throw new ServerSetupError(
-          `cannot use Redis at ${config.redis.addr} for channel keys: ${(error as Error).message}. Check redis_addr (--redis-addr) and redis_pwd.`,
+          `cannot use Redis at ${redisAddrForLog(config.redis.addr)} for channel keys: ${(error as Error).message}. Check redis_addr (--redis-addr) and redis_pwd.`,
           error,
         );
       }

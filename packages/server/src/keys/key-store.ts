@@ -95,6 +95,21 @@ export function roomProblem(room: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A Redis address as it may be shown in messages and logs: a `redis://user:password@host` URL
+ * without its password (and any other address as it is).
+ */
+export function redisAddrForLog(addr: string): string {
+  if (!/^rediss?:\/\//i.test(addr.trim())) return addr;
+  try {
+    const url = new URL(addr.trim());
+    if (url.password !== "") url.password = "***";
+    return url.href;
+  } catch {
+    return "(an unparsable redis:// URL)";
+  }
+}
+
 /** Throws {@link KeyStoreError} `ERR_KEYS_BAD_ROOM` when `room` cannot be a room. */
 export function checkRoom(room: string): void {
   const problem = roomProblem(room);

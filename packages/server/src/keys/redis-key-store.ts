@@ -8,6 +8,7 @@ import {
   keyDigest,
   keysEqual,
   plausibleKey,
+  redisAddrForLog,
 } from "./key-store.js";
 
 export interface RedisKeyStoreOptions {
@@ -24,6 +25,12 @@ export interface RedisKeyStoreOptions {
   connectAttempts?: number;
   /** Timeout of one connection attempt, ms. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * How long one call (`get`, `roomOf`, ...) may wait for Redis, ms; past it the call rejects with
+   * `ERR_KEYS_REDIS` (a publish is refused). A Redis that keeps the connection up but does not
+   * answer (paused, stopped, partitioned) would otherwise hold a publisher for ever. Default 2000.
+   */
+  commandTimeoutMs?: number;
   /** Told of connection errors (Redis down, reconnecting); the store keeps trying on its own. */
   onError?: (error: Error) => void;
 }
@@ -40,7 +47,7 @@ function clientOptions(options: RedisKeyStoreOptions): Parameters<typeof createC
   if (match === null || port < 1 || port > 65535) {
     throw new KeyStoreError(
       KeyStoreErrorCode.redis,
-      `redis_addr must be "host:port" or a redis:// URL, got "${options.redisAddr}"`,
+      `redis_addr must be "host:port" or a redis:// URL, got "${redisAddrForLog(options.redisAddr)}"`,
     );
   }
   return {
@@ -65,22 +72,31 @@ function clientOptions(options: RedisKeyStoreOptions): Parameters<typeof createC
 export class RedisKeyStore implements KeyStore {
   readonly #client: Client;
   readonly #prefix: string;
+  readonly #timeoutMs: number;
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(client: Client, prefix: string) {
+  private constructor(client: Client, prefix: string, timeoutMs: number) {
     this.#client = client;
     this.#prefix = prefix;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Connect to Redis; rejects with `ERR_KEYS_REDIS` (naming the address) when it cannot. */
   static async connect(options: RedisKeyStoreOptions): Promise<RedisKeyStore> {
     const attempts = options.connectAttempts ?? 3;
+    const timeoutMs = options.commandTimeoutMs ?? 2000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
+      throw new KeyStoreError(KeyStoreErrorCode.redis, "commandTimeoutMs must be a positive number of ms");
+    }
     let ready = false;
     const base = clientOptions(options);
     const client = createClient({
       ...base,
       disableOfflineQueue: true,
+      // Single commands leave node-redis's queue when they time out (MULTI ignores this: #redis
+      // bounds every call).
+      commandOptions: { timeout: timeoutMs },
       socket: {
         ...(base.socket ?? {}),
         connectTimeout: options.connectTimeoutMs ?? 5000,
@@ -103,11 +119,11 @@ export class RedisKeyStore implements KeyStore {
       client.destroy();
       throw new KeyStoreError(
         KeyStoreErrorCode.redis,
-        `cannot connect to Redis at ${options.redisAddr}: ${(error as Error).message}`,
+        `cannot connect to Redis at ${redisAddrForLog(options.redisAddr)}: ${(error as Error).message}`,
         { cause: error },
       );
     }
-    return new RedisKeyStore(client as Client, options.prefix ?? "onair:");
+    return new RedisKeyStore(client as Client, options.prefix ?? "onair:", timeoutMs);
   }
 
   async get(room: string): Promise<string> {
@@ -184,15 +200,24 @@ export class RedisKeyStore implements KeyStore {
     checkRoom(room);
   }
 
-  /** Run Redis commands; their failures become `ERR_KEYS_REDIS`. */
+  /** Run Redis commands; their failures, and no answer within the timeout, become `ERR_KEYS_REDIS`. */
   async #redis<T>(work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    const running = work();
+    // A call given up on may still fail later: that is no unhandled rejection.
+    running.catch(() => {});
     try {
-      return await work();
+      return await Promise.race([running, timeout]);
     } catch (error) {
       if (error instanceof KeyStoreError) throw error;
       throw new KeyStoreError(KeyStoreErrorCode.redis, `Redis: ${(error as Error).message}`, {
         cause: error,
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
