@@ -128,6 +128,18 @@ const MIN_FORWARD_JUMP_MS = 5000;
 const PART_SLACK_MS = 1;
 /** RFC 8216bis 4.4.4.9: a part that is neither INDEPENDENT nor the last of its segment lasts at least this share of PART-TARGET. */
 const MIN_PART_SHARE = 0.85;
+
+/**
+ * PART-TARGET for lead frames `frameMs` apart. Parts are whole frames, at most PART-TARGET long and,
+ * except INDEPENDENT and last ones, at least 85% of it (RFC 8216bis 4.4.4.9). Some rates fit no
+ * whole number of frames in that band: 200 ms at 24 fps holds 4 frames, 167 ms, under 85%. Then
+ * the target grows to one more frame (each counted 1 ms long, as timestamps are whole ms).
+ */
+export function fitPartTarget(configuredMs: number, frameMs: number): number {
+  const frames = Math.floor((configuredMs + PART_SLACK_MS) / frameMs);
+  if (frames >= 1 && frames * frameMs >= MIN_PART_SHARE * configuredMs) return configuredMs;
+  return (frames + 1) * (Math.ceil(frameMs) + 1) + PART_SLACK_MS;
+}
 /** Playlist texts cached per uriQuery between two changes. */
 const PLAYLIST_CACHE_SIZE = 16;
 
@@ -236,7 +248,9 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   /** The segmenter never falls behind: what it is given is muxed at once. */
   readonly bufferedBytes = 0;
   readonly #targetMs: number;
-  readonly #partTargetMs: number;
+  /** PART-TARGET: the configured one, fitted to the frame rate at the second lead frame (see fitPartTarget). */
+  #partTargetMs: number;
+  #partTargetFitted = false;
   readonly #window: number;
   readonly #maxBytes: number;
   readonly #maxSegmentBytes: number;
@@ -607,6 +621,11 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     }
     if (lead) {
       if (this.#lastLeadTs >= 0 && t > this.#lastLeadTs) this.#leadDelta = t - this.#lastLeadTs;
+      if (this.#lowLatency && !this.#partTargetFitted && this.#leadDelta > 0) {
+        // Fixed once, before the first part can end: PART-TARGET never changes in a playlist.
+        this.#partTargetFitted = true;
+        this.#partTargetMs = Math.min(this.#targetMs, fitPartTarget(this.#partTargetMs, this.#leadDelta));
+      }
       this.#lastLeadTs = t;
     }
     const needsTrack = video ? !this.#hasVideo : !this.#hasAudio;
