@@ -18,6 +18,15 @@ import {
 import { type CliProcess, startCli } from "./cli-process.js";
 import { ParsedMetrics } from "./metrics-parse.js";
 
+/** Resolves when the async `predicate` holds, polling every 50 ms; rejects after `timeoutMs`. */
+async function until(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!(await predicate())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 interface StatEntry {
   key: string;
   url: string;
@@ -81,7 +90,10 @@ describe.runIf(hasFfmpeg)("livestat and /metrics through the onair CLI", () => {
     const flvBytes: Buffer[] = [];
     const flvDone = (async () => {
       const response = await fetch(cli.url("flv", "live/counted"));
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) flvBytes.push(Buffer.from(chunk));
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        flvBytes.push(Buffer.from(chunk.value));
+      }
     })().catch(() => {});
     const wsBytes: Buffer[] = [];
     const ws = new WebSocket(cli.url("ws", "live/counted"));
@@ -107,7 +119,7 @@ describe.runIf(hasFfmpeg)("livestat and /metrics through the onair CLI", () => {
 
     // An HLS viewer: the playlist and its first segment.
     await cli.waitForLog("segment live/counted", 5000);
-    await waitFor(
+    await until(
       async () => (await fetch(cli.url("hls", "live/counted"))).status === 200,
       8000,
       "the HLS playlist",
