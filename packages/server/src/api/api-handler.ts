@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StreamHub } from "@onair/core";
 import { type KeyStore, KeyStoreError, KeyStoreErrorCode, roomProblem } from "../keys/key-store.js";
 import { ApiError, ApiErrorCode } from "./api-error.js";
+import { browserRequestProblem, isLoopbackAddress } from "./browser-guard.js";
 import { type ApiJwtOptions, createJwtGuard } from "./jwt-guard.js";
 import { type LiveStat, type LiveStatEntry, liveStat } from "./live-stat.js";
 
@@ -213,6 +214,17 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     const query = new URLSearchParams(mark === -1 ? "" : raw.slice(mark + 1));
     if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") {
       send(res, head, answer(405, `method ${req.method} not allowed`), { Allow: ALLOW });
+      return;
+    }
+    // Other sites' pages in the operator's browser (CSRF, DNS rebinding): see browser-guard.ts.
+    const refused = browserRequestProblem(
+      req,
+      path,
+      guard === undefined && isLoopbackAddress(req.socket.localAddress),
+    );
+    if (refused !== undefined) {
+      req.resume();
+      send(res, head, answer(403, refused));
       return;
     }
     if (guard !== undefined) {
