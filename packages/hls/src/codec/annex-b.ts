@@ -10,6 +10,12 @@
  * are byte for byte the ones from the configuration record (they are written before every IDR/IRAP
  * anyway). An in-band parameter set that differs is kept where it was.
  *
+ * In-band parameter sets: a configuration record with no parameter sets at all (ffmpeg's FLV muxer
+ * without `-flags:v +global_header`, as with `-f tee`, sends an empty avcC) gives `sets: []`, and
+ * the SPS/PPS the keyframes carry are written where they come (nothing to drop as a copy). Such
+ * streams may also carry their frames as Annex B (start codes: ffmpeg writes them that way when it
+ * has no extradata); {@link isAnnexBFrame} tells which, and both framings are read.
+ *
  * AVCDecoderConfigurationRecord (14496-15 5.3.3.1):
  *   configurationVersion:8 profile:8 compatibility:8 level:8 111111 lengthSizeMinusOne:2
  *   111 numOfSequenceParameterSets:5 { length:16 SPS }* numOfPictureParameterSets:8 { length:16 PPS }*
@@ -27,18 +33,36 @@ export interface ParameterSets {
   codec: "avc" | "hevc";
   /** Bytes in each NAL unit length prefix (1, 2 or 4). */
   nalUnitLengthSize: number;
-  /** The parameter sets to write before each random access point, in order (VPS, SPS, PPS). */
+  /**
+   * The parameter sets to write before each random access point, in order (VPS, SPS, PPS); empty
+   * when the record carried none (they come in-band, in the keyframes).
+   */
   sets: Buffer[];
 }
 
-/** The NAL length size and parameter sets of an AVCDecoderConfigurationRecord; throws `HlsError` (avcConfig) if malformed. */
+/** What a record with no parameter sets gives: the sets come in-band. */
+function inBand(codec: "avc" | "hevc", nalUnitLengthSize: number): ParameterSets {
+  return { codec, nalUnitLengthSize, sets: [] };
+}
+
+/**
+ * The NAL length size and parameter sets of an AVCDecoderConfigurationRecord; throws `HlsError`
+ * (avcConfig) if malformed. A record with no SPS and no PPS (counts of 0, or a record that ends
+ * before them) gives no sets: they come in-band.
+ */
 export function parseAvcParameterSets(record: Buffer): ParameterSets {
   const fail = (why: string): never => {
     throw new HlsError(HlsErrorCode.avcConfig, `AVC decoder configuration: ${why}`);
   };
-  if (record.length < 7) fail(`${record.length} bytes is too short`);
+  // Too short to hold lengthSizeMinusOne (ffmpeg sends 0 bytes without a global header): 4, the
+  // size every encoder we know of uses, and the only one Annex B frames are rewritten to.
+  if (record.length < 5) return inBand("avc", 4);
   const nalUnitLengthSize = (record[4] & 0x03) + 1;
   if (nalUnitLengthSize === 3) fail("a NAL unit length size of 3 is not allowed");
+  if ((record.length === 5 || (record[5] & 0x1f) === 0) && (record.length <= 6 || record[6] === 0)) {
+    return inBand("avc", nalUnitLengthSize);
+  }
+  if (record.length < 7) fail(`${record.length} bytes is too short`);
   let at = 5;
   const readSets = (count: number): Buffer[] => {
     const sets: Buffer[] = [];
@@ -70,8 +94,9 @@ export function parseHevcParameterSets(record: Buffer): ParameterSets {
   const fail = (why: string): never => {
     throw new HlsError(HlsErrorCode.hevcConfig, `HEVC decoder configuration: ${why}`);
   };
-  if (record.length < 23) fail(`${record.length} bytes is too short`);
+  if (record.length < 22) return inBand("hevc", 4); // as for AVC: no lengthSizeMinusOne, 4
   const nalUnitLengthSize = (record[21] & 0x03) + 1;
+  if (record.length === 22) return inBand("hevc", nalUnitLengthSize);
   if (nalUnitLengthSize === 3) fail("a NAL unit length size of 3 is not allowed");
   const byType = new Map<number, Buffer[]>();
   let at = 23;
@@ -94,6 +119,7 @@ export function parseHevcParameterSets(record: Buffer): ParameterSets {
   const vps = byType.get(HEVC_NAL_TYPE.vps) ?? [];
   const sps = byType.get(HEVC_NAL_TYPE.sps) ?? [];
   const pps = byType.get(HEVC_NAL_TYPE.pps) ?? [];
+  if (vps.length + sps.length + pps.length === 0) return inBand("hevc", nalUnitLengthSize);
   if (vps.length === 0 || sps.length === 0 || pps.length === 0) fail("no VPS, SPS or PPS");
   return { codec: "hevc", nalUnitLengthSize, sets: [...vps, ...sps, ...pps] };
 }
@@ -107,6 +133,80 @@ function readLength(frame: Uint8Array, at: number, size: number): number {
     default:
       return ((frame[at] << 24) | (frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]) >>> 0;
   }
+}
+
+/**
+ * Whether a frame of a stream with in-band parameter sets is Annex B (starts with a 00 00 01 or
+ * 00 00 00 01 start code) rather than length-prefixed: a start code that does not also read as a
+ * whole chain of `lengthSize` NAL unit lengths, each to a NAL unit with forbidden_zero_bit 0.
+ */
+export function isAnnexBFrame(frame: Uint8Array, lengthSize: number): boolean {
+  if (frame.length < 4 || frame[0] !== 0 || frame[1] !== 0) return false;
+  if (frame[2] !== 1 && (frame[2] !== 0 || frame[3] !== 1)) return false;
+  let at = 0;
+  while (at + lengthSize <= frame.length) {
+    const length = readLength(frame, at, lengthSize);
+    at += lengthSize;
+    if (length === 0 || at + length > frame.length || (frame[at] & 0x80) !== 0) return true;
+    at += length;
+  }
+  return at !== frame.length;
+}
+
+/**
+ * Appends the [start, end) byte range of each NAL unit of a frame to `starts` and `ends`: behind
+ * `lengthSize`-byte lengths (empty units skipped; throws `HlsError` (truncated) when a length runs
+ * past the end), or, when `annexB`, between start codes (trailing zero bytes left out; bytes before
+ * the first start code ignored).
+ */
+export function findNalUnits(
+  frame: Uint8Array,
+  lengthSize: number,
+  annexB: boolean,
+  starts: number[],
+  ends: number[],
+): void {
+  if (annexB) {
+    let start = -1;
+    const last = frame.length - 2;
+    for (let at = 0; at < last; at++) {
+      if (frame[at + 2] > 1) {
+        at += 2; // no start code can begin at at, at + 1 or at + 2
+        continue;
+      }
+      if (frame[at] !== 0 || frame[at + 1] !== 0 || frame[at + 2] !== 1) continue;
+      if (start >= 0) pushTrimmed(frame, start, at, starts, ends);
+      start = at + 3;
+      at += 2;
+    }
+    if (start >= 0) pushTrimmed(frame, start, frame.length, starts, ends);
+    return;
+  }
+  for (let at = 0; at < frame.length; ) {
+    if (at + lengthSize > frame.length) {
+      throw new HlsError(HlsErrorCode.truncated, `a NAL unit length at byte ${at} runs past the frame`);
+    }
+    const length = readLength(frame, at, lengthSize);
+    const start = at + lengthSize;
+    const end = start + length;
+    if (end > frame.length) {
+      throw new HlsError(
+        HlsErrorCode.truncated,
+        `a NAL unit of ${length} bytes at byte ${at} runs past the frame`,
+      );
+    }
+    at = end;
+    if (length === 0) continue;
+    starts.push(start);
+    ends.push(end);
+  }
+}
+
+function pushTrimmed(frame: Uint8Array, start: number, end: number, starts: number[], ends: number[]): void {
+  while (end > start && frame[end - 1] === 0) end -= 1;
+  if (end === start) return;
+  starts.push(start);
+  ends.push(end);
 }
 
 function isCopyOf(frame: Uint8Array, start: number, end: number, sets: Buffer[]): boolean {
@@ -138,23 +238,15 @@ export function toAnnexB(
   // First pass: find the NAL units, which to keep, and whether there is an IDR.
   const starts: number[] = [];
   const ends: number[] = [];
+  // Only streams whose record had no parameter sets are checked for Annex B frames.
+  findNalUnits(frame, size, params.sets.length === 0 && isAnnexBFrame(frame, size), starts, ends);
   let idr = false;
   let kept = 0;
-  for (let at = 0; at < frame.length; ) {
-    if (at + size > frame.length) {
-      throw new HlsError(HlsErrorCode.truncated, `a NAL unit length at byte ${at} runs past the frame`);
-    }
-    const length = readLength(frame, at, size);
-    const start = at + size;
-    const end = start + length;
-    if (end > frame.length) {
-      throw new HlsError(
-        HlsErrorCode.truncated,
-        `a NAL unit of ${length} bytes at byte ${at} runs past the frame`,
-      );
-    }
-    at = end;
-    if (length === 0) continue;
+  let keep = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const start = starts[i];
+    const end = ends[i];
+    const length = end - start;
     if (hevc) {
       const type = (frame[start] >> 1) & 0x3f;
       if (type >= HEVC_NAL_TYPE.irapFirst && type <= HEVC_NAL_TYPE.irapLast) idr = true;
@@ -168,10 +260,13 @@ export function toAnnexB(
       if ((type === NAL_TYPE.sps || type === NAL_TYPE.pps) && isCopyOf(frame, start, end, params.sets))
         continue;
     }
-    starts.push(start);
-    ends.push(end);
+    starts[keep] = start;
+    ends[keep] = end;
+    keep += 1;
     kept += START_CODE_LENGTH + length;
   }
+  starts.length = keep;
+  ends.length = keep;
   const withSets = idr || keyframe;
   const aud = hevc ? HEVC_AUD : AVC_AUD;
   let total = reserve + aud.length + kept;

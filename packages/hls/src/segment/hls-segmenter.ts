@@ -560,7 +560,16 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
 
   #media(packet: MediaPacket, kind: Kind): void {
     const video = kind === "video";
-    if (video ? !this.#hasVideo : !this.#hasAudio) {
+    // fMP4 of H.264 whose sequence header had no SPS/PPS: a keyframe carrying them configures the
+    // track, or changes it, as a sequence header would (a new init section). Audio of the first
+    // moments (ffmpeg sends it before that keyframe) stays in the segment, unless some of it is out.
+    const configures = video && this.#fmp4?.configuresVideo(packet) === true;
+    if (configures && this.#mediaStarted) {
+      const current = this.#current;
+      if (!this.#hasVideo && current !== undefined && current.length === 0) current.map = undefined;
+      else this.#interrupt();
+    }
+    if (!configures && (video ? !this.#hasVideo : !this.#hasAudio)) {
       // No track for it yet: the muxer refuses the frame (no sequence header, a codec it cannot
       // write), except MP3, which has no sequence header: its first frame adds the track.
       if (video || !isMp3(packet.payload)) {

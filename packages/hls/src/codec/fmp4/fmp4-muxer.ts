@@ -19,6 +19,13 @@
  * until the next one of its track (a timestamp that goes back gives 0, never a negative duration); the
  * last video sample of a fragment lasts until `endMs` (or as long as the one before), the last audio
  * sample its frame length.
+ *
+ * In-band parameter sets (H.264): an avcC with no SPS/PPS (ffmpeg without a global header, as with
+ * `-f tee`) configures no video track. The first keyframe that carries SPS and PPS gives one, with an
+ * avcC built from them (lengthSizeMinusOne from the record, 3 when the frames are Annex B, which are
+ * then rewritten length-prefixed); frames before it are refused (missingConfig). A later keyframe
+ * whose SPS/PPS differ changes the init segment. {@link Fmp4Muxer.configuresVideo} says beforehand
+ * when a frame will do either, so the caller can flush first.
  */
 import type { MediaPacket } from "@onair/core";
 import {
@@ -28,7 +35,14 @@ import {
   type VideoTagHeader,
 } from "@onair/flv";
 import { HlsError, HlsErrorCode } from "../../errors.js";
-import { HEVC_NAL_TYPE, NAL_TYPE } from "../annex-b.js";
+import {
+  findNalUnits,
+  HEVC_NAL_TYPE,
+  isAnnexBFrame,
+  NAL_TYPE,
+  parseAvcParameterSets,
+  parseHevcParameterSets,
+} from "../annex-b.js";
 import {
   type AacConfig,
   MP3_OBJECT_TYPE,
@@ -43,7 +57,7 @@ import {
   type Fmp4Track,
   type Fmp4VideoTrack,
 } from "./init-segment.js";
-import { readAvcConfig, readHevcConfig } from "./video-config.js";
+import { buildAvcConfigRecord, readAvcConfig, readHevcConfig } from "./video-config.js";
 
 export const FMP4_TRACK_ID = { video: 1, audio: 2 } as const;
 export const FMP4_VIDEO_TIMESCALE = 90_000;
@@ -80,6 +94,16 @@ interface QueuedSample extends Fmp4Sample {
   timestampMs: number;
 }
 
+/** An avcC with no parameter sets: the video track waits for them in a keyframe. */
+interface InBandState {
+  /** The sequence header's record (to recognise a repeat). */
+  record: Buffer;
+  nalUnitLengthSize: number;
+  /** The last frame body looked at for parameter sets, and the record they give (undefined: none, or no change). */
+  probed: Buffer | undefined;
+  probedRecord: Buffer | undefined;
+}
+
 interface AudioState {
   track: Fmp4AudioTrack;
   codec: "mp4a" | "mp3";
@@ -102,6 +126,7 @@ export class Fmp4Muxer {
   readonly #maxPendingBytes: number;
   #video: Fmp4VideoTrack | undefined;
   #audio: AudioState | undefined;
+  #inBand: InBandState | undefined;
   #init: Buffer | undefined;
   #initVersion = 0;
   #sequenceNumber = 1;
@@ -186,6 +211,21 @@ export class Fmp4Muxer {
   get pendingStartsWithKeyframe(): boolean {
     if (this.#video === undefined) return this.#audioSamples.length > 0;
     return this.#videoSamples[0]?.sync === true;
+  }
+
+  /**
+   * Whether pushing `packet` will configure the video track, or change its configuration, from the
+   * SPS/PPS in a keyframe (a stream whose avcC had none): like a sequence header, flush() before
+   * pushing it when samples are pending. False at once for any other stream.
+   */
+  configuresVideo(packet: MediaPacket): boolean {
+    if (this.#inBand === undefined || packet.kind !== "video" || packet.sequenceHeader || !packet.keyframe)
+      return false;
+    try {
+      return this.#inBandRecord(packet.payload) !== undefined;
+    } catch {
+      return false; // push() will say what is wrong with it
+    }
   }
 
   /** Configures a track (sequence headers) or queues a frame; script data and end-of-sequence are ignored. */
@@ -284,18 +324,60 @@ export class Fmp4Muxer {
       ) {
         return;
       }
+      if (!hevc && parseAvcParameterSets(record).sets.length === 0) {
+        if (this.#inBand?.record.equals(record)) return;
+        this.#inBand = {
+          record: Buffer.from(record),
+          nalUnitLengthSize: parseAvcParameterSets(record).nalUnitLengthSize,
+          probed: undefined,
+          probedRecord: undefined,
+        };
+        if (this.#video !== undefined) {
+          this.#video = undefined;
+          this.#changed();
+        }
+        return;
+      }
+      if (hevc && parseHevcParameterSets(record).sets.length === 0) {
+        throw new HlsError(
+          HlsErrorCode.hevcConfig,
+          "an hvcC with no parameter sets: in-band VPS/SPS/PPS are not supported in fMP4",
+        );
+      }
       const config = hevc ? readHevcConfig(record) : readAvcConfig(record);
+      this.#inBand = undefined;
       this.#video = { kind: "video", id: FMP4_TRACK_ID.video, timescale: FMP4_VIDEO_TIMESCALE, config };
       this.#changed();
       return;
     }
     if (header.endOfSequence || header.packetType === 4 /* Enhanced metadata */) return;
+    const inBand = hevc ? undefined : this.#inBand;
+    if (inBand !== undefined && (packet.keyframe || header.keyframe)) {
+      const record = this.#inBandRecord(body);
+      if (record !== undefined) {
+        this.#video = {
+          kind: "video",
+          id: FMP4_TRACK_ID.video,
+          timescale: FMP4_VIDEO_TIMESCALE,
+          config: readAvcConfig(record),
+        };
+        this.#changed();
+      }
+    }
     const config = this.#video?.config;
     if (config === undefined || config.codec !== (hevc ? "hvc1" : "avc1")) {
-      throw new HlsError(HlsErrorCode.missingConfig, `an ${header.codec} frame before its sequence header`);
+      throw new HlsError(
+        HlsErrorCode.missingConfig,
+        inBand === undefined
+          ? `an ${header.codec} frame before its sequence header`
+          : "an avc frame before a keyframe with the SPS and PPS its sequence header lacked",
+      );
     }
-    const data = body.subarray(header.headerLength);
+    let data = body.subarray(header.headerLength);
     if (data.length === 0) return;
+    if (inBand !== undefined && isAnnexBFrame(data, inBand.nalUnitLengthSize)) {
+      data = lengthPrefixed(data, config.nalUnitLengthSize);
+    }
     const randomAccess = scanNalUnits(data, config.nalUnitLengthSize, hevc);
     this.#queue(this.#videoSamples, {
       data,
@@ -305,6 +387,37 @@ export class Fmp4Muxer {
       compositionOffset: Math.round(header.compositionTime * 90),
       sync: packet.keyframe || header.keyframe || randomAccess,
     });
+  }
+
+  /**
+   * The avcC the SPS/PPS in a frame body give (in-band state only), or undefined when it has none
+   * or they are the ones configured. The last answer is kept: configuresVideo() then push() look once.
+   */
+  #inBandRecord(body: Buffer): Buffer | undefined {
+    const state = this.#inBand as InBandState;
+    if (state.probed !== body) {
+      state.probed = undefined;
+      const header = parseVideoTagHeader(body);
+      const data = body.subarray(header.headerLength);
+      const annexB = isAnnexBFrame(data, state.nalUnitLengthSize);
+      const starts: number[] = [];
+      const ends: number[] = [];
+      findNalUnits(data, state.nalUnitLengthSize, annexB, starts, ends);
+      const sps: Buffer[] = [];
+      const pps: Buffer[] = [];
+      for (let i = 0; i < starts.length; i++) {
+        const type = data[starts[i]] & 0x1f;
+        if (type === NAL_TYPE.sps) sps.push(Buffer.from(data.subarray(starts[i], ends[i])));
+        else if (type === NAL_TYPE.pps) pps.push(Buffer.from(data.subarray(starts[i], ends[i])));
+      }
+      state.probedRecord =
+        sps.length > 0 && pps.length > 0
+          ? buildAvcConfigRecord(sps, pps, annexB ? 4 : state.nalUnitLengthSize)
+          : undefined;
+      state.probed = body;
+    }
+    const record = state.probedRecord;
+    return record === undefined || this.#video?.config.record.equals(record) ? undefined : record;
   }
 
   #pushAudio(packet: MediaPacket): void {
@@ -370,6 +483,32 @@ export class Fmp4Muxer {
     this.#audio = state;
     this.#changed();
   }
+}
+
+/** An Annex B frame rewritten with `lengthSize`-byte NAL unit lengths (ISO/IEC 14496-15 sample form). */
+function lengthPrefixed(frame: Buffer, lengthSize: number): Buffer {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  findNalUnits(frame, lengthSize, true, starts, ends);
+  let total = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const length = ends[i] - starts[i];
+    if (length >= 2 ** (8 * lengthSize)) {
+      throw new HlsError(
+        HlsErrorCode.truncated,
+        `a NAL unit of ${length} bytes is too long for ${lengthSize}-byte lengths`,
+      );
+    }
+    total += lengthSize + length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < starts.length; i++) {
+    out.writeUIntBE(ends[i] - starts[i], at, lengthSize);
+    at += lengthSize;
+    at += frame.copy(out, at, starts[i], ends[i]);
+  }
+  return out;
 }
 
 function clampDuration(duration: number): number {

@@ -16,6 +16,16 @@
  *
  * hvc1 codec string (ISO/IEC 14496-15 E.3): hvc1.[A-C]profile_idc.reversed-compatibility-hex.(L|H)level
  * then each constraint byte in hex, trailing zero bytes left out: "hvc1.1.6.L93.B0".
+ *
+ * In-band parameter sets: when the sequence header's avcC has no SPS/PPS, the muxer builds one from
+ * those a keyframe carries ({@link buildAvcConfigRecord}): the H.264 SPS (7.3.2.1.1) gives
+ *
+ *   nal_unit_header:8 profile_idc:8 constraint_flags:8 level_idc:8 seq_parameter_set_id:ue
+ *   [profile_idc 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
+ *    chroma_format_idc:ue [3 → separate_colour_plane_flag:1] bit_depth_luma_minus8:ue bit_depth_chroma_minus8:ue]
+ *
+ * and the record after the PPS ends, for profile_idc 100, 110, 122 and 144 (14496-15 5.3.3.1.2), with
+ *   111111 chroma_format:2 11111 bit_depth_luma_minus8:3 11111 bit_depth_chroma_minus8:3 numOfSequenceParameterSetExt:8
  */
 import { parseAvcDecoderConfig } from "@onair/flv";
 import { HlsError, HlsErrorCode } from "../../errors.js";
@@ -57,6 +67,68 @@ export function readAvcConfig(record: Buffer): VideoConfig {
     height,
     codecString: `avc1.${hex2(record[1])}${hex2(record[2])}${hex2(record[3])}`,
   };
+}
+
+/** SPS profile_idc values whose SPS carries chroma_format_idc and the bit depths. */
+const CHROMA_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
+/** profile_idc values whose avcC ends with the chroma/bit-depth fields. */
+const EXTENDED_RECORD_PROFILES = new Set([100, 110, 122, 144]);
+
+/**
+ * An AVCDecoderConfigurationRecord (configurationVersion 1) for in-band parameter sets: profile,
+ * compatibility and level from the first SPS, the SPS and PPS as given, and for High profiles the
+ * chroma format and bit depths the SPS gives (4:2:0, 8 bits when it does not parse that far).
+ * Throws `HlsError` (avcConfig) when there is no SPS or PPS, or one is too long for the record.
+ */
+export function buildAvcConfigRecord(sps: Buffer[], pps: Buffer[], nalUnitLengthSize: number): Buffer {
+  const first = sps[0];
+  if (first === undefined || first.length < 4 || pps.length === 0) {
+    throw new HlsError(HlsErrorCode.avcConfig, "in-band parameter sets: no SPS or no PPS");
+  }
+  if (sps.length > 31 || pps.length > 255 || [...sps, ...pps].some((nal) => nal.length > 0xffff)) {
+    throw new HlsError(HlsErrorCode.avcConfig, "in-band parameter sets: too many or too long for an avcC");
+  }
+  const profile = first[1];
+  const parts: Buffer[] = [
+    Buffer.from([1, profile, first[2], first[3], 0xfc | ((nalUnitLengthSize - 1) & 0x03), 0xe0 | sps.length]),
+  ];
+  const put = (nal: Buffer): void => {
+    const length = Buffer.allocUnsafe(2);
+    length.writeUInt16BE(nal.length);
+    parts.push(length, nal);
+  };
+  for (const nal of sps) put(nal);
+  parts.push(Buffer.from([pps.length]));
+  for (const nal of pps) put(nal);
+  if (EXTENDED_RECORD_PROFILES.has(profile)) {
+    const { chromaFormat, bitDepthLuma, bitDepthChroma } = readAvcSpsFormat(first);
+    parts.push(Buffer.from([0xfc | chromaFormat, 0xf8 | (bitDepthLuma - 8), 0xf8 | (bitDepthChroma - 8), 0]));
+  }
+  return Buffer.concat(parts);
+}
+
+/** chroma_format_idc and bit depths of an H.264 SPS; 4:2:0 at 8 bits when absent or unreadable. */
+function readAvcSpsFormat(nal: Uint8Array): {
+  chromaFormat: number;
+  bitDepthLuma: number;
+  bitDepthChroma: number;
+} {
+  const format = { chromaFormat: 1, bitDepthLuma: 8, bitDepthChroma: 8 };
+  const rbsp = unescapeRbsp(nal);
+  if (rbsp.length < 5 || !CHROMA_PROFILES.has(rbsp[1])) return format;
+  const reader = new BitReader(rbsp.subarray(4));
+  try {
+    reader.unsigned(); // seq_parameter_set_id
+    const chromaFormat = reader.unsigned();
+    if (chromaFormat === 3) reader.skip(1); // separate_colour_plane_flag
+    const luma = reader.unsigned() + 8;
+    const chroma = reader.unsigned() + 8;
+    if (chromaFormat > 3 || luma > 15 || chroma > 15) return format;
+    return { chromaFormat, bitDepthLuma: luma, bitDepthChroma: chroma };
+  } catch (error) {
+    if (error instanceof BitstreamEnd) return format;
+    throw error;
+  }
 }
 
 /** An hvcC record from a sequence header; throws `HlsError` (hevcConfig) when malformed. */
