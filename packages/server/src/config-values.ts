@@ -125,7 +125,10 @@ export function parseHttpUrl(value: unknown): string {
   return s;
 }
 
-/** An rtmp:// or rtmps:// URL. */
+/**
+ * An rtmp:// URL with a host and an app, as a static push target needs (relays do not speak
+ * RTMPS: an rtmps:// URL here would pass the start's checks and then fail it).
+ */
 export function parseRtmpUrl(value: unknown): string {
   const s = parseNonEmpty(value);
   let url: URL | undefined;
@@ -134,8 +137,9 @@ export function parseRtmpUrl(value: unknown): string {
   } catch {
     url = undefined;
   }
-  if (url === undefined || (url.protocol !== "rtmp:" && url.protocol !== "rtmps:")) {
-    throw new ConfigValueError(`must be an rtmp:// or rtmps:// URL, got ${show(value)}`);
+  if (url === undefined || url.protocol !== "rtmp:" || url.hostname === "" || /^\/*$/.test(url.pathname)) {
+    const why = url?.protocol === "rtmps:" ? " (relays do not speak RTMPS)" : "";
+    throw new ConfigValueError(`must be an rtmp://HOST/APP URL${why}, got ${show(value)}`);
   }
   return s;
 }

@@ -472,7 +472,7 @@ const LIVEGO_HINTS: Record<string, string> = {
   use_hls_https: "set hls_cert and hls_key",
   hls_server_crt: "use hls_cert",
   hls_server_key: "use hls_key",
-  enable_tls_verify: "relays verify rtmps:// certificates with Node's CA store",
+  enable_tls_verify: "onair's relays speak rtmp:// only: there is no relay TLS to verify",
 };
 
 /** " (did you mean X?)" for a key a typo or two away from a known one. */

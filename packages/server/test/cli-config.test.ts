@@ -23,7 +23,7 @@ describe("a config the CLI refuses: exit code 2, one message naming the setting,
     [
       "a bad app",
       "server:\n  - appname: live\n    static_push: [nope]\n",
-      /onair\.yaml:2:3: server item 1: static_push item 1 must be an rtmp:\/\/ or rtmps:\/\/ URL/,
+      /onair\.yaml:2:3: server item 1: static_push item 1 must be an rtmp:\/\/HOST\/APP URL/,
     ],
     [
       "HLS settings that do not fit together",

@@ -250,7 +250,19 @@ describe("refusals name the setting", () => {
     );
     expect(
       refusal({ argv: ["-c", yamlFile("server:\n  - appname: a\n    static_push: [http://x/y]\n")] }).message,
-    ).toContain("static_push item 1 must be an rtmp:// or rtmps:// URL");
+    ).toContain("static_push item 1 must be an rtmp://HOST/APP URL");
+    // Relays do not speak RTMPS, and a push needs an app: refused here, not when the server starts.
+    for (const [url, message] of [
+      [
+        "rtmps://x/live",
+        'static_push item 1 must be an rtmp://HOST/APP URL (relays do not speak RTMPS), got "rtmps://x/live"',
+      ],
+      ["rtmp://x", 'static_push item 1 must be an rtmp://HOST/APP URL, got "rtmp://x"'],
+    ]) {
+      expect(
+        refusal({ argv: ["-c", yamlFile(`server:\n  - appname: a\n    static_push: [${url}]\n`)] }).message,
+      ).toContain(message);
+    }
   });
 
   it("unknown flags, a missing config file, RTMPS without its certificate", () => {
