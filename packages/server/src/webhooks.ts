@@ -215,6 +215,9 @@ export function createWebhooks(options: WebhookOptions): Webhooks {
     record_done: hookTarget("onRecordDone", options.onRecordDone),
   };
   const timeoutMs = positive("timeoutMs", options.timeoutMs, 5000);
+  // A Node timer holds at most 2^31-1 ms: past it AbortSignal.timeout fires after 1 ms (every
+  // hook "timed out", so on_error decided everything) or throws (past 2^32-1).
+  if (timeoutMs > 2 ** 31 - 1) throw new WebhookError("webhook timeoutMs: must be at most 2147483647 ms");
   const maxInFlight = Math.floor(positive("maxInFlight", options.maxInFlight, 64));
   const hlsVerdictMs = positive("hlsVerdictMs", options.hlsVerdictMs, 30_000, true);
   const onError = options.onError ?? "deny";
