@@ -84,6 +84,9 @@ export function parseAddress(value: unknown): HostPort {
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** The longest delay a Node timer takes (setTimeout, AbortSignal.timeout). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * A duration in milliseconds. A plain number is in `unit` ("ms" or "s", fractions allowed for
  * seconds); a string may name its unit: "500ms", "2s", "1.5s", "1m".
@@ -98,6 +101,13 @@ export function parseDuration(value: unknown, unit: "ms" | "s"): number {
   if (!Number.isFinite(ms) || ms < 0 || !Number.isSafeInteger(Math.round(ms))) {
     throw new ConfigValueError(
       `must be a duration (a number of ${unit === "s" ? "seconds" : "milliseconds"}, or "500ms", "2s", "1m"), got ${show(value)}`,
+    );
+  }
+  // Every duration ends up in a Node timer, which holds 2^31-1 ms at most (it fires after 1 ms
+  // past that, or throws).
+  if (ms > MAX_TIMER_MS) {
+    throw new ConfigValueError(
+      `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer holds), got ${show(value)}`,
     );
   }
   return Math.round(ms);
