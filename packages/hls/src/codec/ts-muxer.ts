@@ -14,17 +14,16 @@ import type { MediaPacket } from "@onair/core";
 import { parseAudioTagHeader, parseVideoTagHeader } from "@onair/flv";
 import { HlsError, HlsErrorCode } from "../errors.js";
 import { ADTS_HEADER_LENGTH, type AdtsConfig, parseAudioSpecificConfig, writeAdtsHeader } from "./adts.js";
-import { type ParameterSets, parseAvcParameterSets, parseHevcParameterSets, toAnnexB } from "./annex-b.js";
+import { type ParameterSets, parseAvcParameterSets, parseHevcParameterSets } from "./annex-b.js";
 import {
   encodePat,
   encodePmt,
   type PesTimestamps,
   type PmtStream,
-  packetizePes,
-  pesHeaderLength,
   wrap33,
   writePesHeader,
 } from "./ts-packet.js";
+import { addAnnexBAccessUnit, PesPieces, TsOutput, writePesPackets } from "./ts-pes-writer.js";
 
 /** MPEG-TS stream_type values the muxer writes. */
 export const TsStreamType = {
@@ -47,6 +46,8 @@ export const TS_PID = { pat: 0x0000, pmt: 0x1000, video: 0x0100, audio: 0x0101 }
 const STREAM_ID = { video: 0xe0, audio: 0xc0 } as const;
 const MS_TO_90KHZ = 90;
 const EMPTY = Buffer.alloc(0);
+/** The longest PES header written: 9 bytes and PTS and DTS. */
+const MAX_PES_HEADER_LENGTH = 19;
 
 export interface TsMuxerOptions {
   /** How far the PCR runs behind the DTS of the frame that carries it, in ms (never below 0). Default 100. */
@@ -81,6 +82,10 @@ export class TsMuxer {
   #ccPmt = 0;
   #ccVideo = 0;
   #ccAudio = 0;
+  /** The payload pieces of the PES packet being written, and scratch room for its headers. */
+  readonly #pieces = new PesPieces();
+  readonly #pesHeader = Buffer.alloc(MAX_PES_HEADER_LENGTH);
+  readonly #adtsHeader = Buffer.alloc(ADTS_HEADER_LENGTH);
 
   constructor(options: TsMuxerOptions = {}) {
     this.#pcrDelayMs = Math.max(0, options.pcrDelayMs ?? 100);
@@ -113,9 +118,24 @@ export class TsMuxer {
    * and PMT (next version).
    */
   push(packet: MediaPacket): Buffer {
-    if (packet.kind === "video") return this.#pushVideo(packet);
-    if (packet.kind === "audio") return this.#pushAudio(packet);
-    return EMPTY;
+    const out = new TsOutput();
+    this.pushInto(packet, out);
+    if (out.length === 0) return EMPTY;
+    return out.length === out.buffer.length ? out.buffer : out.bytes();
+  }
+
+  /**
+   * {@link push}, writing the TS packets at the end of `out` instead (one copy of each media byte,
+   * into the packets). On an error nothing is written.
+   */
+  pushInto(packet: MediaPacket, out: TsOutput): void {
+    if (packet.kind === "video") this.#pushVideo(packet, out);
+    else if (packet.kind === "audio") this.#pushAudio(packet, out);
+  }
+
+  /** {@link startSegment}, written at the end of `out`. */
+  startSegmentInto(out: TsOutput): void {
+    out.append(this.startSegment());
   }
 
   #setTrack(kind: "video" | "audio", type: TsStreamType): void {
@@ -127,13 +147,22 @@ export class TsMuxer {
     this.#pmtStale = true;
   }
 
-  /** PAT/PMT in front of `bytes` when the track set changed since they were last written. */
-  #withTables(bytes: Buffer): Buffer {
-    if (!this.#pmtStale || !this.#pmtWritten) return bytes;
-    return Buffer.concat([this.startSegment(), bytes]);
+  /** PAT/PMT before the next frame's bytes when the track set changed since they were last written. */
+  #writeTables(out: TsOutput): void {
+    if (this.#pmtStale && this.#pmtWritten) this.startSegmentInto(out);
   }
 
-  #pushVideo(packet: MediaPacket): Buffer {
+  /** The PES header for `timestamps` as the first piece of the next PES packet. */
+  #startPes(streamId: number, timestamps: PesTimestamps): PesPieces {
+    const pieces = this.#pieces;
+    pieces.clear();
+    const header = this.#pesHeader;
+    const length = writePesHeader(header, streamId, timestamps, false);
+    pieces.add(header, 0, length);
+    return pieces;
+  }
+
+  #pushVideo(packet: MediaPacket, out: TsOutput): void {
     const body = packet.payload;
     if (body.length === 0) throw new HlsError(HlsErrorCode.truncated, "an empty video tag body");
     let header: ReturnType<typeof parseVideoTagHeader>;
@@ -142,7 +171,7 @@ export class TsMuxer {
     } catch (cause) {
       throw new HlsError(HlsErrorCode.truncated, "a video tag body too short for its header", { cause });
     }
-    if (header.frameType === 5 && header.packetType === undefined) return EMPTY; // command frame
+    if (header.frameType === 5 && header.packetType === undefined) return; // command frame
     if ((header.codec !== "avc" && header.codec !== "hevc") || header.multitrack) {
       throw new HlsError(
         HlsErrorCode.unsupportedCodec,
@@ -154,35 +183,34 @@ export class TsMuxer {
       const hevc = header.codec === "hevc";
       this.#video = hevc ? parseHevcParameterSets(record) : parseAvcParameterSets(record);
       this.#setTrack("video", hevc ? TsStreamType.hevc : TsStreamType.h264);
-      return EMPTY;
+      return;
     }
-    if (header.endOfSequence || header.packetType === 4 /* Enhanced metadata */) return EMPTY;
+    if (header.endOfSequence || header.packetType === 4 /* Enhanced metadata */) return;
     const params = this.#video;
     if (params === undefined || params.codec !== header.codec) {
       throw new HlsError(HlsErrorCode.missingConfig, `an ${header.codec} frame before its sequence header`);
     }
     const frame = body.subarray(header.headerLength);
-    if (frame.length === 0) return EMPTY;
+    if (frame.length === 0) return;
     const dts = packet.timestamp * MS_TO_90KHZ;
-    const timestamps: PesTimestamps = { dts, pts: dts + header.compositionTime * MS_TO_90KHZ };
-    const reserve = pesHeaderLength(timestamps);
-    const unit = toAnnexB(frame, params, packet.keyframe || header.keyframe, reserve);
-    writePesHeader(unit.bytes, STREAM_ID.video, timestamps, false);
-    const out = packetizePes(unit.bytes, {
+    const pieces = this.#startPes(STREAM_ID.video, { dts, pts: dts + header.compositionTime * MS_TO_90KHZ });
+    const keyframe = packet.keyframe || header.keyframe;
+    const idr = addAnnexBAccessUnit(pieces, frame, params, keyframe);
+    this.#writeTables(out);
+    this.#ccVideo = writePesPackets(out, pieces, {
       pid: TS_PID.video,
       continuityCounter: this.#ccVideo,
       pcr: this.#pcr(packet.timestamp),
-      randomAccess: unit.idr || packet.keyframe || header.keyframe,
+      randomAccess: idr || keyframe,
     });
-    this.#ccVideo = out.continuityCounter;
-    return this.#withTables(out.bytes);
+    pieces.release();
   }
 
   #pcr(timestampMs: number): number {
     return wrap33(Math.max(0, timestampMs - this.#pcrDelayMs) * MS_TO_90KHZ);
   }
 
-  #pushAudio(packet: MediaPacket): Buffer {
+  #pushAudio(packet: MediaPacket, out: TsOutput): void {
     const body = packet.payload;
     if (body.length === 0) throw new HlsError(HlsErrorCode.truncated, "an empty audio tag body");
     let header: ReturnType<typeof parseAudioTagHeader>;
@@ -202,38 +230,41 @@ export class TsMuxer {
       if (header.sequenceHeader) {
         this.#adts = parseAudioSpecificConfig(data);
         this.#setTrack("audio", TsStreamType.aacAdts);
-        return EMPTY;
+        return;
       }
-      if (header.endOfSequence || data.length === 0) return EMPTY;
+      if (header.endOfSequence || data.length === 0) return;
       const adts = this.#adts;
       if (adts === undefined) {
         throw new HlsError(HlsErrorCode.missingConfig, "an AAC frame before the AudioSpecificConfig");
       }
-      return this.#audioPes(packet.timestamp, data, adts);
+      this.#audioPes(packet.timestamp, data, adts, out);
+      return;
     }
-    if (header.sequenceHeader || header.endOfSequence || data.length === 0) return EMPTY;
+    if (header.sequenceHeader || header.endOfSequence || data.length === 0) return;
     this.#setTrack("audio", mp3StreamType(data, header.sampleRate));
-    return this.#audioPes(packet.timestamp, data, undefined);
+    this.#audioPes(packet.timestamp, data, undefined, out);
   }
 
   /** One audio frame in one PES packet (ADTS header added when `adts` is given). */
-  #audioPes(timestampMs: number, data: Buffer, adts: AdtsConfig | undefined): Buffer {
+  #audioPes(timestampMs: number, data: Buffer, adts: AdtsConfig | undefined, out: TsOutput): void {
     const pts = timestampMs * MS_TO_90KHZ;
-    const timestamps: PesTimestamps = { pts, dts: pts };
-    const headerLength = pesHeaderLength(timestamps);
-    const prefix = adts === undefined ? 0 : ADTS_HEADER_LENGTH;
-    const pes = Buffer.allocUnsafe(headerLength + prefix + data.length);
-    if (adts !== undefined) writeAdtsHeader(pes, headerLength, adts, data.length);
-    pes.set(data, headerLength + prefix);
-    writePesHeader(pes, STREAM_ID.audio, timestamps, true);
-    const out = packetizePes(pes, {
+    const pieces = this.#startPes(STREAM_ID.audio, { pts, dts: pts });
+    if (adts !== undefined) {
+      writeAdtsHeader(this.#adtsHeader, 0, adts, data.length);
+      pieces.add(this.#adtsHeader, 0, ADTS_HEADER_LENGTH);
+    }
+    pieces.add(data, 0, data.length);
+    // PES_packet_length: what follows it, when it fits 16 bits (0 otherwise).
+    const packetLength = pieces.total - 6;
+    this.#pesHeader.writeUInt16BE(packetLength <= 0xffff ? packetLength : 0, 4);
+    this.#writeTables(out);
+    this.#ccAudio = writePesPackets(out, pieces, {
       pid: TS_PID.audio,
       continuityCounter: this.#ccAudio,
-      pcr: this.#videoType === undefined ? this.#pcr(timestampMs) : undefined,
+      pcr: this.#videoType === undefined ? this.#pcr(timestampMs) : -1,
       randomAccess: true,
     });
-    this.#ccAudio = out.continuityCounter;
-    return this.#withTables(out.bytes);
+    pieces.release();
   }
 }
 
