@@ -442,7 +442,13 @@ function readSettingsFile(path: string, draft: Draft): void {
       if (setting === undefined || key === "config") {
         throw new ConfigError(`${at(offset)}: unknown setting "${key}"${suggest(key)}`, key, at(offset));
       }
-      const plain: unknown = value === null ? null : (value as { toJSON(): unknown }).toJSON();
+      let plain: unknown = value === null ? null : (value as { toJSON(): unknown }).toJSON();
+      // A string setting (a secret, a password, a path) takes a plain scalar as written: YAML
+      // would make `secret: 0123` the number 123, and round a long numeric secret to 17 digits.
+      const textual = setting.parse === parseString || setting.parse === parseNonEmpty;
+      if (textual && isScalar(value) && typeof value.value === "number" && typeof value.source === "string") {
+        plain = value.source;
+      }
       if (plain === null || plain === undefined) continue; // "key:" with no value: the default
       const where = at((value as { range?: [number, number, number] } | null)?.range?.[0] ?? offset);
       assign(draft, setting, plain, FILE_RANK, where, `${where}: ${key}`);
