@@ -9,8 +9,20 @@ import { createMediaPacket, type MediaPacket } from "@onair/core";
 import { Fmp4Muxer, HlsErrorCode, HlsSegmenter, type HlsVariant, TS_PID, TsMuxer } from "@onair/hls";
 import muxjs from "mux.js";
 import { describe, expect, it } from "vitest";
-import { findNalUnits, isAnnexBFrame, parseAvcParameterSets, toAnnexB } from "../src/codec/annex-b.js";
-import { buildAvcConfigRecord, readAvcConfig } from "../src/codec/fmp4/video-config.js";
+import {
+  findNalUnits,
+  isAnnexBFrame,
+  parseAvcParameterSets,
+  parseHevcParameterSets,
+  toAnnexB,
+} from "../src/codec/annex-b.js";
+import {
+  buildAvcConfigRecord,
+  buildHevcConfigRecord,
+  readAvcConfig,
+  readHevcConfig,
+} from "../src/codec/fmp4/video-config.js";
+import { hvc1Tag } from "./hevc-tags.js";
 import { fmp4Frames, tsFrames } from "./hls-peers.js";
 import { aacFrame, aacHeader, fileOf, info, segmentUris, tagValues } from "./segment-packets.js";
 import { annexBUnits, readPes, splitPackets } from "./ts-reader.js";
@@ -139,15 +151,15 @@ describe("TsMuxer with in-band SPS/PPS", () => {
   });
 });
 
-function avcCOf(init: Buffer): Buffer {
+function avcCOf(init: Buffer, entry = "avc1", config = "avcC"): Buffer {
   const { findBox } = muxjs.mp4.probe;
   const stsd = findBox(init, ["moov", "trak", "mdia", "minf", "stbl", "stsd"])[0] as Uint8Array;
-  // stsd: version/flags 4, entry count 4, then avc1 (8 + 78 bytes) whose first child is avcC.
-  const avc1 = Buffer.from(stsd.subarray(8));
-  expect(avc1.subarray(4, 8).toString()).toBe("avc1");
-  const avcC = avc1.subarray(8 + 78);
-  expect(avcC.subarray(4, 8).toString()).toBe("avcC");
-  return avcC.subarray(8, avcC.readUInt32BE(0));
+  // stsd: version/flags 4, entry count 4, then avc1/hvc1 (8 + 78 bytes) whose first child is avcC/hvcC.
+  const sampleEntry = Buffer.from(stsd.subarray(8));
+  expect(sampleEntry.subarray(4, 8).toString()).toBe(entry);
+  const box = sampleEntry.subarray(8 + 78);
+  expect(box.subarray(4, 8).toString()).toBe(config);
+  return box.subarray(8, box.readUInt32BE(0));
 }
 
 describe("Fmp4Muxer with in-band SPS/PPS", () => {
@@ -260,4 +272,66 @@ describe("HlsSegmenter with in-band SPS/PPS", () => {
       }
     });
   }
+});
+
+describe("HEVC with in-band VPS/SPS/PPS", () => {
+  // libx265 (ffmpeg 5.1), 1280x720 Main: VPS, SPS, PPS.
+  const VPS = hex("40010c01ffff01600000030090000003000003005d959809");
+  const HSPS = hex("42010101600000030090000003000003005da00280802d165959a4932bc05a020000030002000003003210");
+  const HPPS = hex("4401c172b46240");
+  const IRAP = hex("26 01 af 09 40");
+  const TRAIL = hex("02 01 d0 09");
+  const hevcHeader = createMediaPacket("video", 0, hvc1Tag(1, 0, Buffer.alloc(0)), { sequenceHeader: true });
+  const hevcFrame = (ts: number, key: boolean, units: Buffer[]): MediaPacket =>
+    createMediaPacket("video", ts, hvc1Tag(key ? 1 : 2, 1, annexB(units)), { keyframe: key });
+
+  it("builds an hvcC from them: profile, tier, level, chroma, bit depths, sub-layers from the SPS", () => {
+    const record = buildHevcConfigRecord([VPS], [HSPS], [HPPS], 4);
+    // general_profile_tier_level from the SPS's RBSP (its 00 00 03 emulation bytes taken out).
+    expect(record.subarray(0, 23)).toEqual(hex("01 01 60000000 900000000000 5d f000 fc fd f8 f8 0000 0f 03"));
+    expect(readHevcConfig(record)).toMatchObject({
+      width: 1280,
+      height: 720,
+      codecString: "hvc1.1.6.L93.90",
+    });
+    expect(parseHevcParameterSets(record).sets).toEqual([VPS, HSPS, HPPS]);
+    expect(() => buildHevcConfigRecord([], [HSPS], [HPPS], 4)).toThrow(
+      expect.objectContaining({ code: HlsErrorCode.hevcConfig }),
+    );
+  });
+
+  it("TS: HEVC AUD, then the in-band VPS/SPS/PPS once, before the IRAP", () => {
+    const muxer = new TsMuxer();
+    muxer.push(hevcHeader);
+    expect(muxer.tracks.video).toBe(0x24);
+    const ts = Buffer.concat([
+      muxer.startSegment(),
+      muxer.push(hevcFrame(0, true, [hex("46 01 50"), VPS, HSPS, HPPS, IRAP])),
+      muxer.push(hevcFrame(40, false, [TRAIL])),
+    ]);
+    const pes = readPes(splitPackets(ts), TS_PID.video);
+    expect(pes.map((p) => annexBUnits(p.data))).toEqual([
+      [hex("46 01 50"), VPS, HSPS, HPPS, IRAP],
+      [hex("46 01 50"), TRAIL],
+    ]);
+  });
+
+  it("fMP4: the hvc1 track and its hvcC come with the first IRAP that carries them", () => {
+    const muxer = new Fmp4Muxer();
+    muxer.push(hevcHeader);
+    expect(muxer.tracks.video).toBeUndefined();
+    expect(() => muxer.push(hevcFrame(0, false, [TRAIL]))).toThrow(
+      expect.objectContaining({ code: HlsErrorCode.missingConfig }),
+    );
+    const key = hevcFrame(40, true, [VPS, HSPS, HPPS, IRAP]);
+    expect(muxer.configuresVideo(key)).toBe(true);
+    muxer.push(key);
+    expect(muxer.tracks.video).toBe("hvc1");
+    expect(muxer.codecs).toBe("hvc1.1.6.L93.90");
+    expect(avcCOf(muxer.initSegment() as Buffer, "hvc1", "hvcC")).toEqual(
+      buildHevcConfigRecord([VPS], [HSPS], [HPPS], 4),
+    );
+    muxer.push(hevcFrame(80, false, [TRAIL]));
+    expect(fmp4Frames(muxer.flush(120))).toEqual({ video: 2, audio: 0 });
+  });
 });

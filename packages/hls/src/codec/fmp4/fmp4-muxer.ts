@@ -20,7 +20,7 @@
  * last video sample of a fragment lasts until `endMs` (or as long as the one before), the last audio
  * sample its frame length.
  *
- * In-band parameter sets (H.264): an avcC with no SPS/PPS (ffmpeg without a global header, as with
+ * In-band parameter sets (H.264, and HEVC alike): an avcC with no SPS/PPS (ffmpeg without a global header, as with
  * `-f tee`) configures no video track. The first keyframe that carries SPS and PPS gives one, with an
  * avcC built from them (lengthSizeMinusOne from the record, 3 when the frames are Annex B, which are
  * then rewritten length-prefixed); frames before it are refused (missingConfig). A later keyframe
@@ -57,7 +57,12 @@ import {
   type Fmp4Track,
   type Fmp4VideoTrack,
 } from "./init-segment.js";
-import { buildAvcConfigRecord, readAvcConfig, readHevcConfig } from "./video-config.js";
+import {
+  buildAvcConfigRecord,
+  buildHevcConfigRecord,
+  readAvcConfig,
+  readHevcConfig,
+} from "./video-config.js";
 
 export const FMP4_TRACK_ID = { video: 1, audio: 2 } as const;
 export const FMP4_VIDEO_TIMESCALE = 90_000;
@@ -94,8 +99,9 @@ interface QueuedSample extends Fmp4Sample {
   timestampMs: number;
 }
 
-/** An avcC with no parameter sets: the video track waits for them in a keyframe. */
+/** An avcC/hvcC with no parameter sets: the video track waits for them in a keyframe. */
 interface InBandState {
+  hevc: boolean;
   /** The sequence header's record (to recognise a repeat). */
   record: Buffer;
   nalUnitLengthSize: number;
@@ -324,11 +330,13 @@ export class Fmp4Muxer {
       ) {
         return;
       }
-      if (!hevc && parseAvcParameterSets(record).sets.length === 0) {
-        if (this.#inBand?.record.equals(record)) return;
+      const params = hevc ? parseHevcParameterSets(record) : parseAvcParameterSets(record);
+      if (params.sets.length === 0) {
+        if (this.#inBand?.hevc === hevc && this.#inBand.record.equals(record)) return;
         this.#inBand = {
+          hevc,
           record: Buffer.from(record),
-          nalUnitLengthSize: parseAvcParameterSets(record).nalUnitLengthSize,
+          nalUnitLengthSize: params.nalUnitLengthSize,
           probed: undefined,
           probedRecord: undefined,
         };
@@ -338,12 +346,6 @@ export class Fmp4Muxer {
         }
         return;
       }
-      if (hevc && parseHevcParameterSets(record).sets.length === 0) {
-        throw new HlsError(
-          HlsErrorCode.hevcConfig,
-          "an hvcC with no parameter sets: in-band VPS/SPS/PPS are not supported in fMP4",
-        );
-      }
       const config = hevc ? readHevcConfig(record) : readAvcConfig(record);
       this.#inBand = undefined;
       this.#video = { kind: "video", id: FMP4_TRACK_ID.video, timescale: FMP4_VIDEO_TIMESCALE, config };
@@ -351,7 +353,7 @@ export class Fmp4Muxer {
       return;
     }
     if (header.endOfSequence || header.packetType === 4 /* Enhanced metadata */) return;
-    const inBand = hevc ? undefined : this.#inBand;
+    const inBand = this.#inBand?.hevc === hevc ? this.#inBand : undefined;
     if (inBand !== undefined && (packet.keyframe || header.keyframe)) {
       const record = this.#inBandRecord(body);
       if (record !== undefined) {
@@ -359,7 +361,7 @@ export class Fmp4Muxer {
           kind: "video",
           id: FMP4_TRACK_ID.video,
           timescale: FMP4_VIDEO_TIMESCALE,
-          config: readAvcConfig(record),
+          config: hevc ? readHevcConfig(record) : readAvcConfig(record),
         };
         this.#changed();
       }
@@ -370,7 +372,7 @@ export class Fmp4Muxer {
         HlsErrorCode.missingConfig,
         inBand === undefined
           ? `an ${header.codec} frame before its sequence header`
-          : "an avc frame before a keyframe with the SPS and PPS its sequence header lacked",
+          : `an ${header.codec} frame before a keyframe with the parameter sets its sequence header lacked`,
       );
     }
     let data = body.subarray(header.headerLength);
@@ -390,30 +392,36 @@ export class Fmp4Muxer {
   }
 
   /**
-   * The avcC the SPS/PPS in a frame body give (in-band state only), or undefined when it has none
-   * or they are the ones configured. The last answer is kept: configuresVideo() then push() look once.
+   * The avcC (hvcC) the SPS/PPS (VPS/SPS/PPS) in a frame body give (in-band state only), or
+   * undefined when it has none or they are the ones configured. The last answer is kept: configuresVideo() then push() look once.
    */
   #inBandRecord(body: Buffer): Buffer | undefined {
     const state = this.#inBand as InBandState;
     if (state.probed !== body) {
       state.probed = undefined;
+      state.probedRecord = undefined;
       const header = parseVideoTagHeader(body);
       const data = body.subarray(header.headerLength);
       const annexB = isAnnexBFrame(data, state.nalUnitLengthSize);
       const starts: number[] = [];
       const ends: number[] = [];
       findNalUnits(data, state.nalUnitLengthSize, annexB, starts, ends);
+      const vps: Buffer[] = [];
       const sps: Buffer[] = [];
       const pps: Buffer[] = [];
+      const [vpsType, spsType, ppsType] = state.hevc
+        ? [HEVC_NAL_TYPE.vps, HEVC_NAL_TYPE.sps, HEVC_NAL_TYPE.pps]
+        : [-1, NAL_TYPE.sps, NAL_TYPE.pps];
       for (let i = 0; i < starts.length; i++) {
-        const type = data[starts[i]] & 0x1f;
-        if (type === NAL_TYPE.sps) sps.push(Buffer.from(data.subarray(starts[i], ends[i])));
-        else if (type === NAL_TYPE.pps) pps.push(Buffer.from(data.subarray(starts[i], ends[i])));
+        const type = state.hevc ? (data[starts[i]] >> 1) & 0x3f : data[starts[i]] & 0x1f;
+        const list = type === spsType ? sps : type === ppsType ? pps : type === vpsType ? vps : undefined;
+        list?.push(Buffer.from(data.subarray(starts[i], ends[i])));
       }
-      state.probedRecord =
-        sps.length > 0 && pps.length > 0
-          ? buildAvcConfigRecord(sps, pps, annexB ? 4 : state.nalUnitLengthSize)
-          : undefined;
+      const lengthSize = annexB ? 4 : state.nalUnitLengthSize;
+      if (header.codec === (state.hevc ? "hevc" : "avc") && sps.length > 0 && pps.length > 0) {
+        if (!state.hevc) state.probedRecord = buildAvcConfigRecord(sps, pps, lengthSize);
+        else if (vps.length > 0) state.probedRecord = buildHevcConfigRecord(vps, sps, pps, lengthSize);
+      }
       state.probed = body;
     }
     const record = state.probedRecord;

@@ -13,6 +13,7 @@
  *   sps_seq_parameter_set_id:ue chroma_format_idc:ue [3 → separate_colour_plane:1]
  *   pic_width_in_luma_samples:ue pic_height_in_luma_samples:ue
  *   conformance_window_flag:1 [left:ue right:ue top:ue bottom:ue] (in chroma units)
+ *   bit_depth_luma_minus8:ue bit_depth_chroma_minus8:ue
  *
  * hvc1 codec string (ISO/IEC 14496-15 E.3): hvc1.[A-C]profile_idc.reversed-compatibility-hex.(L|H)level
  * then each constraint byte in hex, trailing zero bytes left out: "hvc1.1.6.L93.B0".
@@ -148,6 +149,61 @@ export function readHevcConfig(record: Buffer): VideoConfig {
   };
 }
 
+/**
+ * An HEVCDecoderConfigurationRecord (14496-15 8.3.3.1.2) for in-band parameter sets: profile, tier,
+ * level, chroma format, bit depths and sub-layers from the first SPS; min_spatial_segmentation,
+ * parallelism and frame rates 0 (unknown); one complete array each of VPS, SPS and PPS. Throws
+ * `HlsError` (hevcConfig) when one kind is missing, the SPS does not parse, or a set is too long.
+ *
+ *   version:8 general_profile_tier_level:96 1111 min_spatial_segmentation_idc:12 111111 parallelismType:2
+ *   111111 chromaFormat:2 11111 bitDepthLumaMinus8:3 11111 bitDepthChromaMinus8:3 avgFrameRate:16
+ *   constantFrameRate:2 numTemporalLayers:3 temporalIdNested:1 lengthSizeMinusOne:2 numOfArrays:8
+ */
+export function buildHevcConfigRecord(
+  vps: Buffer[],
+  sps: Buffer[],
+  pps: Buffer[],
+  nalUnitLengthSize: number,
+): Buffer {
+  const fail = (why: string): never => {
+    throw new HlsError(HlsErrorCode.hevcConfig, `in-band parameter sets: ${why}`);
+  };
+  if (vps.length === 0 || sps.length === 0 || pps.length === 0) fail("no VPS, SPS or PPS");
+  const info = readHevcSps(sps[0]) ?? fail("the SPS does not parse");
+  const arrays = [
+    [HEVC_NAL_TYPE.vps, vps],
+    [HEVC_NAL_TYPE.sps, sps],
+    [HEVC_NAL_TYPE.pps, pps],
+  ] as const;
+  const head = Buffer.alloc(23);
+  head[0] = 1;
+  head.set(info.profileTierLevel, 1);
+  head.writeUInt16BE(0xf000, 13);
+  head[15] = 0xfc;
+  head[16] = 0xfc | info.chromaFormat;
+  head[17] = 0xf8 | (info.bitDepthLuma - 8);
+  head[18] = 0xf8 | (info.bitDepthChroma - 8);
+  // avgFrameRate (19, 20) 0
+  head[21] =
+    ((info.subLayers & 0x07) << 3) | (info.temporalIdNesting ? 0x04 : 0) | ((nalUnitLengthSize - 1) & 0x03);
+  head[22] = arrays.length;
+  const parts: Buffer[] = [head];
+  for (const [type, nals] of arrays) {
+    if (nals.length > 0xffff) fail("too many parameter sets");
+    const array = Buffer.alloc(3);
+    array[0] = 0x80 | type; // array_completeness 1
+    array.writeUInt16BE(nals.length, 1);
+    parts.push(array);
+    for (const nal of nals) {
+      if (nal.length > 0xffff) fail("a parameter set too long for an hvcC");
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(nal.length);
+      parts.push(length, nal);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
 /** "hvc1.…" from the 12 general profile_tier_level bytes. */
 export function hevcCodecString(ptl: Uint8Array): string {
   const space = ["", "A", "B", "C"][ptl[0] >> 6];
@@ -167,6 +223,12 @@ export interface HevcSpsInfo {
   height: number;
   /** general profile_space … general_level_idc: 12 bytes. */
   profileTierLevel: Uint8Array;
+  /** sps_max_sub_layers_minus1 + 1. */
+  subLayers: number;
+  temporalIdNesting: boolean;
+  chromaFormat: number;
+  bitDepthLuma: number;
+  bitDepthChroma: number;
 }
 
 /** Picture size and general profile from an HEVC SPS NAL unit; undefined when it does not parse. */
@@ -177,7 +239,7 @@ export function readHevcSps(nal: Uint8Array): HevcSpsInfo | undefined {
   try {
     reader.skip(4); // sps_video_parameter_set_id
     const maxSubLayersMinus1 = reader.bits(3);
-    reader.skip(1); // sps_temporal_id_nesting_flag
+    const temporalIdNesting = reader.bits(1) === 1;
     reader.skip(96); // general profile_tier_level
     const profilePresent: boolean[] = [];
     const levelPresent: boolean[] = [];
@@ -209,7 +271,19 @@ export function readHevcSps(nal: Uint8Array): HevcSpsInfo | undefined {
     const width = picWidth - subWidth * (left + right);
     const height = picHeight - subHeight * (top + bottom);
     if (width <= 0 || height <= 0 || width > 0xffff || height > 0xffff) return undefined;
-    return { width, height, profileTierLevel: rbsp.slice(3, 15) };
+    const bitDepthLuma = reader.unsigned() + 8;
+    const bitDepthChroma = reader.unsigned() + 8;
+    if (bitDepthLuma > 16 || bitDepthChroma > 16) return undefined;
+    return {
+      width,
+      height,
+      profileTierLevel: rbsp.slice(3, 15),
+      subLayers: maxSubLayersMinus1 + 1,
+      temporalIdNesting,
+      chromaFormat,
+      bitDepthLuma,
+      bitDepthChroma,
+    };
   } catch (error) {
     if (error instanceof BitstreamEnd) return undefined;
     throw error;
