@@ -175,7 +175,7 @@ describe("the dashboard in Chromium", () => {
     const after = (await apiGet(`${api}/control/get?room=cam2`)).data as string;
     expect(after).not.toBe(keys.cam2);
     expect(await line.getAttribute("data-key")).toBe(after);
-    await page.screenshot({ path: join(SHOTS, "dashboard-key-reset.png"), fullPage: false });
+    await page.screenshot({ path: join(SHOTS, "dashboard-key-reset.png"), fullPage: true }); // the line is below the fold
 
     // A relay started from the page: push live/cam1 back into this server with room cam9's key;
     // live/cam9 appears, the relay is listed, and its Stop button ends it.

@@ -81,6 +81,15 @@ describe("the dashboard shows hostile names as text", () => {
     const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
+    // Nothing the page or the browser asks for is missing (a 404, /favicon.ico too, shows as an
+    // error in the console).
+    const failed: string[] = [];
+    page.on("response", (response) => {
+      if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+    });
+    page.on("console", (message) => {
+      if (message.type() === "error") failed.push(`${message.text()} ${message.location().url}`);
+    });
     await page.goto(`${api}/`);
     const room = page.locator("section.stream", { has: page.locator(".stream-key", { hasText: ROOM }) });
     await room.locator(".badge", { hasText: "live" }).waitFor({ timeout: 15_000 });
@@ -106,6 +115,7 @@ describe("the dashboard shows hostile names as text", () => {
 
     expect(await injected(page)).toEqual({ elements: 0, pwned: undefined });
     expect(errors).toEqual([]);
+    expect(failed).toEqual([]);
     await page.close();
     for (const socket of silentSockets) socket.destroy();
     silent.close();
