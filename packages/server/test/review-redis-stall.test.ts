@@ -66,6 +66,15 @@ describe("Redis credentials in error messages (review)", () => {
     expect((error as Error).message).not.toContain("hunter2");
   });
 
+  it("a mistyped address with credentials in it is not echoed either", async () => {
+    const error = await RedisKeyStore.connect({ redisAddr: "onair:hunter2@127.0.0.1:1" }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(error).toMatchObject({ code: "ERR_KEYS_REDIS" });
+    expect((error as Error).message).toContain("127.0.0.1:1");
+    expect((error as Error).message).not.toContain("hunter2");
+  });
+
   it("the server's start failure does not print the password either", async () => {
     const { createServer } = await import("../src/onair-server.js");
     const server = createServer({

@@ -97,10 +97,11 @@ export function roomProblem(room: unknown): string | undefined {
 
 /**
  * A Redis address as it may be shown in messages and logs: a `redis://user:password@host` URL
- * without its password (and any other address as it is).
+ * without its password, and anything before an "@" of another form hidden.
  */
 export function redisAddrForLog(addr: string): string {
-  if (!/^rediss?:\/\//i.test(addr.trim())) return addr;
+  // "user:password@host:port" is no address of ours, but shows what it holds all the same.
+  if (!/^rediss?:\/\//i.test(addr.trim())) return addr.replace(/^[^@]*@/, "***@");
   try {
     const url = new URL(addr.trim());
     if (url.password !== "") url.password = "***";
