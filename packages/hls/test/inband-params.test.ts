@@ -187,14 +187,17 @@ describe("Fmp4Muxer with in-band SPS/PPS", () => {
     expect(parseAvcParameterSets(avcC).sets).toEqual([SPS, PPS]);
     expect(muxer.initSegment()?.includes(Buffer.from("avc1"))).toBe(true);
 
-    // The same parameter sets again: no change. Annex B samples are stored length-prefixed.
+    // The same parameter sets again: no change. Samples are length-prefixed, without the SPS/PPS
+    // (the sample entry has them).
     const again = frame(80, true, annexB([SPS, PPS, IDR]));
     expect(muxer.configuresVideo(again)).toBe(false);
     muxer.push(again);
     muxer.push(frame(120, false, annexB([SLICE])));
     expect(muxer.initVersion).toBe(1);
     const fragment = muxer.flush(160);
-    expect(fragment.includes(lengthPrefixed(4, [SPS, PPS, SEI, IDR]))).toBe(true);
+    expect(fragment.includes(lengthPrefixed(4, [SEI, IDR]))).toBe(true);
+    expect(fragment.includes(SPS)).toBe(false);
+    expect(fragment.includes(PPS)).toBe(false);
     expect(fragment.includes(lengthPrefixed(4, [SLICE]))).toBe(true);
     expect(fmp4Frames(fragment)).toEqual({ video: 3, audio: 0 });
 

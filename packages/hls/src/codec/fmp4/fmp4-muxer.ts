@@ -108,6 +108,8 @@ interface InBandState {
   /** The last frame body looked at for parameter sets, and the record they give (undefined: none, or no change). */
   probed: Buffer | undefined;
   probedRecord: Buffer | undefined;
+  /** The parameter sets of the record built from them (left out of the samples: the sample entry has them). */
+  sets: Buffer[];
 }
 
 interface AudioState {
@@ -339,6 +341,7 @@ export class Fmp4Muxer {
           nalUnitLengthSize: params.nalUnitLengthSize,
           probed: undefined,
           probedRecord: undefined,
+          sets: [],
         };
         if (this.#video !== undefined) {
           this.#video = undefined;
@@ -363,6 +366,7 @@ export class Fmp4Muxer {
           timescale: FMP4_VIDEO_TIMESCALE,
           config: hevc ? readHevcConfig(record) : readAvcConfig(record),
         };
+        inBand.sets = (hevc ? parseHevcParameterSets(record) : parseAvcParameterSets(record)).sets;
         this.#changed();
       }
     }
@@ -377,8 +381,14 @@ export class Fmp4Muxer {
     }
     let data = body.subarray(header.headerLength);
     if (data.length === 0) return;
-    if (inBand !== undefined && isAnnexBFrame(data, inBand.nalUnitLengthSize)) {
-      data = lengthPrefixed(data, config.nalUnitLengthSize);
+    if (inBand !== undefined) {
+      // Annex B rewritten length-prefixed; copies of the sample entry's parameter sets left out
+      // (hvc1 says its arrays are complete: none in the stream). Other frames pass as they are.
+      const annexB = isAnnexBFrame(data, inBand.nalUnitLengthSize);
+      if (annexB || packet.keyframe || header.keyframe) {
+        data = sampleOf(data, inBand.nalUnitLengthSize, annexB, inBand.sets, config.nalUnitLengthSize);
+        if (data.length === 0) return;
+      }
     }
     const randomAccess = scanNalUnits(data, config.nalUnitLengthSize, hevc);
     this.#queue(this.#videoSamples, {
@@ -493,11 +503,34 @@ export class Fmp4Muxer {
   }
 }
 
-/** An Annex B frame rewritten with `lengthSize`-byte NAL unit lengths (ISO/IEC 14496-15 sample form). */
-function lengthPrefixed(frame: Buffer, lengthSize: number): Buffer {
+/**
+ * A frame (Annex B, or `inLengthSize`-byte lengths) as a sample with `lengthSize`-byte NAL unit
+ * lengths (ISO/IEC 14496-15), without the NAL units that are byte for byte one of `drop`. The frame
+ * itself when it is already in that form and nothing is dropped.
+ */
+function sampleOf(
+  frame: Buffer,
+  inLengthSize: number,
+  annexB: boolean,
+  drop: Buffer[],
+  lengthSize: number,
+): Buffer {
   const starts: number[] = [];
   const ends: number[] = [];
-  findNalUnits(frame, lengthSize, true, starts, ends);
+  findNalUnits(frame, inLengthSize, annexB, starts, ends);
+  let keep = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const nal = frame.subarray(starts[i], ends[i]);
+    let dropped = false;
+    for (const set of drop) if (set.equals(nal)) dropped = true;
+    if (dropped) continue;
+    starts[keep] = starts[i];
+    ends[keep] = ends[i];
+    keep += 1;
+  }
+  if (!annexB && keep === starts.length && inLengthSize === lengthSize) return frame;
+  starts.length = keep;
+  ends.length = keep;
   let total = 0;
   for (let i = 0; i < starts.length; i++) {
     const length = ends[i] - starts[i];
