@@ -23,6 +23,7 @@ import { parseAudioTagHeader } from "@onair/flv";
 import createDebug from "debug";
 import { Fmp4Muxer } from "../codec/fmp4/fmp4-muxer.js";
 import { TsMuxer } from "../codec/ts-muxer.js";
+import { TsOutput } from "../codec/ts-pes-writer.js";
 import { HlsError, HlsErrorCode } from "../errors.js";
 import type { HlsPlaylistSource, HlsResource, HlsVariant } from "../hls-source.js";
 import {
@@ -140,6 +141,10 @@ export function fitPartTarget(configuredMs: number, frameMs: number): number {
   if (frames >= 1 && frames * frameMs >= MIN_PART_SHARE * configuredMs) return configuredMs;
   return (frames + 1) * (Math.ceil(frameMs) + 1) + PART_SLACK_MS;
 }
+/** TS: a complete segment keeps its Buffer when at most this share of it is unused (else a trimmed copy). */
+const MAX_SLACK_SHARE = 1 / 8;
+/** TS: the first segment's Buffer (it grows by doubling; the next ones are sized from the last). */
+const FIRST_TS_SEGMENT_CAPACITY = 64 * 1024;
 /** Playlist texts cached per uriQuery between two changes. */
 const PLAYLIST_CACHE_SIZE = 16;
 
@@ -166,10 +171,14 @@ interface SegmentRecord extends PlaylistSegment {
   programDateTime: string | undefined;
   map: string | undefined;
   readonly parts: PartRecord[];
-  /** The bytes so far (TS packets, fMP4 fragments); one Buffer once complete. */
+  /** The bytes so far (fMP4 fragments); one Buffer once complete (TS too). */
   chunks: Buffer[];
-  /** Bytes of `chunks`. */
+  /** TS: the segment in progress, written into one Buffer (sized from the last segments). */
+  out: TsOutput | undefined;
+  /** Bytes of `chunks` (of `out`, for TS). */
   length: number;
+  /** Bytes of the segment's Buffer past its end, held with it (and counted in the budget). */
+  slack: number;
   contentType: string;
   /**
    * It has a video frame. A keyframe ends a segment only after one: a segment that began with
@@ -223,9 +232,9 @@ export function resolveSegmenterOptions(options: HlsSegmenterOptions) {
   };
 }
 
-/** TS bytes that start with a PAT packet (PID 0). */
-function startsWithPat(bytes: Buffer): boolean {
-  return bytes.length >= 188 && bytes[0] === 0x47 && (bytes.readUInt16BE(1) & 0x1fff) === 0;
+/** TS bytes `[start, end)` that start with a PAT packet (PID 0). */
+function startsWithPat(bytes: Buffer, start: number, end: number): boolean {
+  return end - start >= 188 && bytes[start] === 0x47 && (bytes.readUInt16BE(start + 1) & 0x1fff) === 0;
 }
 
 function isMp3(payload: Buffer): boolean {
@@ -303,6 +312,9 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   #audioUnsupported = false;
 
   #bytes = 0;
+  /** TS: the byte length of the last two complete segments (what the next one's Buffer is sized from). */
+  #lastTsLength = 0;
+  #previousTsLength = 0;
   /** Payload bytes pushed into the fMP4 muxer since its last flush (an estimate of what it queues). */
   #pending = 0;
   #ended = false;
@@ -642,10 +654,14 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     // TS: PAT and PMT start each segment, listing the tracks (an MP3 track exists once its first frame is in).
     const fresh = this.#ts !== undefined && segment.length === 0;
     if (fresh && !needsTrack) this.#appendTables(segment);
-    let bytes: Buffer | undefined;
+    const ts = this.#ts;
+    const out = segment.out;
     const queuedBefore = this.#fmp4?.pendingBytes ?? 0;
+    const before = out?.length ?? 0;
     try {
-      bytes = this.#push(packet);
+      // TS: written at the end of the segment's Buffer (nothing is written when it throws).
+      if (ts !== undefined && out !== undefined) ts.pushInto(packet, out);
+      else (this.#fmp4 as Fmp4Muxer).push(packet);
     } catch (error) {
       this.#reject(kind, error);
       return;
@@ -653,15 +669,18 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     this.#mediaStarted = true;
     if (needsTrack) this.#readTracks();
     if (video) segment.hasVideo = true;
-    if (bytes !== undefined) {
+    if (out !== undefined) {
       // The muxer already put PAT/PMT in front of the bytes of a track it did not list yet, unless
       // it never wrote them before.
-      if (fresh && needsTrack && !startsWithPat(bytes)) this.#appendTables(segment);
-      if (bytes.length > 0) {
-        segment.chunks.push(bytes);
-        segment.length += bytes.length;
-        this.#charge(bytes.length);
+      if (fresh && needsTrack && !startsWithPat(out.buffer, before, out.length)) {
+        // Rare (a track's first frame, e.g. MP3's, in a fresh segment): the tables go in front.
+        const frame = Buffer.from(out.buffer.subarray(before, out.length));
+        out.length = before;
+        this.#appendTables(segment);
+        out.append(frame);
       }
+      this.#charge(out.length - segment.length);
+      segment.length = out.length;
     } else {
       // What the muxer queued (end-of-sequence tags, empty frames and the like queue nothing).
       const queued = (this.#fmp4 as Fmp4Muxer).pendingBytes - queuedBefore;
@@ -763,7 +782,9 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       map: undefined,
       parts: [],
       chunks: [],
+      out: ts === undefined ? undefined : new TsOutput(this.#tsCapacity()),
       length: 0,
+      slack: 0,
       contentType: CONTENT_TYPE.ts,
       hasVideo: false,
     };
@@ -773,10 +794,36 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   }
 
   #appendTables(segment: SegmentRecord): void {
-    const tables = (this.#ts as TsMuxer).startSegment();
-    segment.chunks.push(tables);
-    segment.length += tables.length;
-    this.#charge(tables.length);
+    const out = segment.out as TsOutput;
+    (this.#ts as TsMuxer).startSegmentInto(out);
+    this.#charge(out.length - segment.length);
+    segment.length = out.length;
+  }
+
+  /**
+   * TS: the Buffer of a new segment: the longer of the last two segments and a sixteenth, so a
+   * steady stream writes each segment into one allocation, kept as is when it closes.
+   */
+  #tsCapacity(): number {
+    const last = Math.max(this.#lastTsLength, this.#previousTsLength);
+    if (last === 0) return Math.min(FIRST_TS_SEGMENT_CAPACITY, this.#maxSegmentBytes);
+    return Math.ceil((last * (1 + MAX_SLACK_SHARE / 2)) / 188) * 188;
+  }
+
+  /** TS: the complete segment's bytes: its Buffer, or a trimmed copy when too much of it is unused. */
+  #tsBytes(segment: SegmentRecord, out: TsOutput): Buffer {
+    segment.out = undefined;
+    this.#previousTsLength = this.#lastTsLength;
+    this.#lastTsLength = out.length;
+    const slack = out.buffer.length - out.length;
+    if (slack <= out.length * MAX_SLACK_SHARE) {
+      segment.slack = slack;
+      this.#charge(slack);
+      return out.bytes();
+    }
+    const bytes = Buffer.allocUnsafeSlow(out.length);
+    out.buffer.copy(bytes, 0, 0, out.length);
+    return bytes;
   }
 
   /** fMP4: the queued samples become one fragment of the segment in progress (a part, in low-latency mode). */
@@ -818,8 +865,13 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       return;
     }
     segment.durationMs = Math.max(1, endMs - segment.startMs);
+    const out = segment.out;
     const bytes =
-      segment.chunks.length === 1 ? segment.chunks[0] : Buffer.concat(segment.chunks, segment.length);
+      out !== undefined
+        ? this.#tsBytes(segment, out)
+        : segment.chunks.length === 1
+          ? segment.chunks[0]
+          : Buffer.concat(segment.chunks, segment.length);
     segment.chunks = [bytes];
     if (this.#fmp4 !== undefined) segment.contentType = this.#fmp4ContentType();
     const resource: HlsResource = { bytes, contentType: segment.contentType };
@@ -899,7 +951,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     this.#resources.delete(segment.file);
     for (const part of segment.parts) this.#resources.delete(part.file);
     this.#files?.remove(segment.file);
-    let freed = segment.length;
+    let freed = segment.length + segment.slack;
     const map = segment.map;
     if (map !== undefined && this.#segments[0]?.map !== map && this.#current?.map !== map) {
       const init = this.#resources.get(map);
