@@ -72,7 +72,8 @@ describe.skipIf(!hasFfmpeg || !hasOpenssl || !hasCurl)("RTMPS", () => {
   it("ffmpeg publishes to rtmps://; ffprobe plays over RTMPS and RTMP; RtmpClient plays over RTMPS", async () => {
     expect(cli.stdout()).toMatch(/onair RTMPS listening on rtmps:\/\/127\.0\.0\.1:\d+\/APP\/NAME/);
     expect(cli.stdout()).toMatch(/onair HLS listening on https:\/\/127\.0\.0\.1:\d+\//);
-    const publisher = publishWithFfmpeg(cli.url("rtmps", "live/tls"), { seconds: 4 });
+    // 6 s: the players join after the HLS check (~2 s in) and start at the keyframe before that.
+    const publisher = publishWithFfmpeg(cli.url("rtmps", "live/tls"), { seconds: 6 });
     await cli.waitForLog("publish live/tls");
 
     const client = await RtmpClient.connect(cli.url("rtmps", "live"), { tls: { rejectUnauthorized: false } });
