@@ -99,6 +99,14 @@
     },
   };
 
+  /** An x-axis label for `seconds` since the epoch: the time on the minute, else its seconds. */
+  function timeLabel(seconds) {
+    const date = new Date(seconds * 1000);
+    const s = date.getSeconds();
+    if (s !== 0) return `:${String(s).padStart(2, "0")}`;
+    return `${date.getHours()}:${String(date.getMinutes()).padStart(2, "0")}`;
+  }
+
   function chartOptions(width, label, color, integer) {
     return {
       width,
@@ -110,7 +118,15 @@
         y: { range: (_u, _min, max) => [0, Math.max(integer ? 2 : 10, max * 1.15)] },
       },
       axes: [
-        { stroke: "#687083", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#dde0e6" } },
+        {
+          stroke: "#687083",
+          grid: { stroke: "#eef0f3" },
+          ticks: { stroke: "#dde0e6" },
+          // One row of labels, ":20" or "16:52" on the minute (uPlot's default adds a date row
+          // whose labels overlapped when a minute began near the left edge).
+          values: (_u, splits) => splits.map(timeLabel),
+          size: 30,
+        },
         {
           stroke: "#687083",
           grid: { stroke: "#eef0f3" },
