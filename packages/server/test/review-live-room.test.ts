@@ -31,11 +31,11 @@ async function startHub(chat: ChatHub): Promise<{ port: number; close: () => voi
 }
 
 /** A WebSocket handshake by hand: the socket is then ours to write frames on and never read. */
-async function rawViewer(port: number, name: string): Promise<Socket> {
+async function rawViewer(port: number, name: string, path = "/chat"): Promise<Socket> {
   const socket = connect(port, "127.0.0.1");
   socket.on("error", () => {}); // the server cuts it off: that is what is tested
   socket.write(
-    `GET /chat?name=${name} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET ${path}?name=${name} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
   );
   const [answer] = (await once(socket, "data")) as [Buffer];
@@ -88,4 +88,33 @@ describe("live-room chat hub (review)", () => {
     other.send(JSON.stringify({ type: "chat", text: "still here" }));
     await expect.poll(() => received.some((m) => m.includes('"still here"'))).toBe(true);
   }, 30_000);
+});
+
+describe("live-room server close (review)", () => {
+  it("closes within about a second with a viewer that never answers the close and idle HTTP and RTMP connections", async () => {
+    const { startLiveRoom } = await import("../../../examples/live-room/server.js");
+    const room = await startLiveRoom({ httpPort: 0, rtmpPort: 0, secret: "s" });
+    const port = Number(new URL(room.httpUrl).port);
+    const silent = await rawViewer(port, "silent", "/chat/demo");
+    silent.pause(); // never reads: the server's close frame goes unanswered
+    await expect.poll(() => room.chat.viewers("demo")).toBe(1);
+    // An idle keep-alive HTTP connection, and an RTMP connection that never says a word.
+    const idle = connect(port, "127.0.0.1");
+    idle.on("error", () => {});
+    idle.write("GET /static/room.css HTTP/1.1\r\nHost: x\r\n\r\n");
+    await once(idle, "data");
+    const mute = connect(Number(new URL(room.rtmpUrl.replace("rtmp:", "http:")).port), "127.0.0.1");
+    mute.on("error", () => {});
+    await once(mute, "connect");
+    const started = Date.now();
+    await room.close();
+    expect(Date.now() - started).toBeLessThan(2500); // the unanswered close is cut after 1 s
+    // Every connection is gone (the hub counts its viewer out on ws's close event, just after).
+    await expect.poll(() => room.chat.stats().connections).toBe(0);
+    for (const socket of [silent, idle, mute]) {
+      socket.resume();
+      await expect.poll(() => socket.destroyed).toBe(true);
+    }
+    for (const socket of [silent, idle, mute]) socket.destroy();
+  });
 });
