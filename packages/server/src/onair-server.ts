@@ -17,7 +17,7 @@ import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
 import { ConfigError, DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
 import type { Dashboard } from "./dashboard/dashboard.js";
-import { channelKeyAuthorize } from "./keys/channel-key-authorize.js";
+import { channelKeyAuthorize, INVALID_CHANNEL_KEY } from "./keys/channel-key-authorize.js";
 import { type KeyStore, redisAddrForLog } from "./keys/key-store.js";
 import { MemoryKeyStore } from "./keys/memory-key-store.js";
 import type { Metrics } from "./metrics.js";
@@ -154,6 +154,8 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   #staticPush: StaticPush | undefined;
   #detachWebhooks: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** The room each publish the keys allowed is renamed to, until the hooks after them have answered. */
+  readonly #keyedRooms = new WeakMap<AuthorizeRequest, string>();
 
   constructor(config: OnairConfig = {}) {
     super();
@@ -179,7 +181,9 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     // After the keys: a publish hook is told the room, never the key.
     hooks.push(this.webhooks?.authorize);
     hooks.push(config.authorize);
-    this.authorize = allOf(hooks);
+    const composed = allOf(hooks);
+    this.authorize =
+      composed === undefined || config.rtmpNoAuth === true ? composed : this.#recheckKey(composed);
     this.rtmp = createRtmpServer({
       ...config.rtmp,
       handler: this.hub,
@@ -225,14 +229,40 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
   #keysAuthorize(): Authorize {
     let hook: Authorize | undefined;
     let hookFor: KeyStore | undefined;
-    return (request) => {
+    return async (request) => {
       const keys = this.#keys;
       if (keys === undefined) return { allow: false, reason: "channel keys are not ready", status: 403 };
       if (hookFor !== keys) {
         hook = channelKeyAuthorize(keys);
         hookFor = keys;
       }
-      return (hook as Authorize)(request);
+      const result = await (hook as Authorize)(request);
+      if (typeof result === "object" && result.allow && result.name !== undefined) {
+        this.#keyedRooms.set(request, result.name);
+      }
+      return result;
+    };
+  }
+
+  /**
+   * The hooks after the keys (a webhook) may take seconds; a `/control/reset` or `/control/delete`
+   * of the room in that time must still refuse the publish. So the key is looked up once more
+   * when every hook has allowed.
+   */
+  #recheckKey(composed: Authorize): Authorize {
+    return async (request) => {
+      const result = await composed(request);
+      const room = this.#keyedRooms.get(request);
+      if (room === undefined) return result;
+      this.#keyedRooms.delete(request);
+      if (result === false || (typeof result === "object" && !result.allow)) return result;
+      let now: string | undefined;
+      try {
+        now = await this.#keys?.roomOf(request.name);
+      } catch {
+        return { allow: false, reason: "channel keys are unavailable, try again", status: 403 };
+      }
+      return now === room ? result : { allow: false, reason: INVALID_CHANNEL_KEY, status: 403 };
     };
   }
 
