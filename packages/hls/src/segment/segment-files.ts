@@ -24,6 +24,8 @@ export class SegmentFiles {
   #errors = 0;
   #lastError: string | undefined;
   #removed = false;
+  /** The folder was made (mkdir is skipped until a write finds it gone). */
+  #folderMade = false;
 
   /** Undefined when `app` or `name` cannot be one component of a path (see isSafePathPart). */
   static create(dir: string, app: string, name: string): SegmentFiles | undefined {
@@ -54,8 +56,14 @@ export class SegmentFiles {
     if (this.#removed) return;
     this.#written.add(file);
     this.#enqueue(async () => {
-      await mkdir(this.folder, { recursive: true });
-      await writeFile(join(this.folder, file), bytes);
+      await this.#makeFolder();
+      await writeFile(join(this.folder, file), bytes).catch(async (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        // The folder was removed from under us: made again, once.
+        this.#folderMade = false;
+        await this.#makeFolder();
+        await writeFile(join(this.folder, file), bytes);
+      });
     });
   }
 
@@ -69,7 +77,7 @@ export class SegmentFiles {
     if (this.#removed || playlistOwners.get(this.playlistPath) !== this) return;
     const temporary = `${this.folder}.m3u8.tmp`;
     this.#enqueue(async () => {
-      await mkdir(this.folder, { recursive: true });
+      await this.#makeFolder();
       await writeFile(temporary, text);
       await rename(temporary, this.playlistPath);
     });
@@ -89,6 +97,12 @@ export class SegmentFiles {
       await rm(this.playlistPath, { force: true });
       await rmdir(this.folder).catch(() => undefined); // still holds a newer writer's files: kept
     });
+  }
+
+  async #makeFolder(): Promise<void> {
+    if (this.#folderMade) return;
+    await mkdir(this.folder, { recursive: true });
+    this.#folderMade = true;
   }
 
   #enqueue(task: () => Promise<void>): void {
