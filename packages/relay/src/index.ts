@@ -16,5 +16,5 @@ export {
 export { RelayPull, type RelayPullOptions } from "./relay-pull.js";
 export { RelayPush, type RelayPushHub, type RelayPushOptions, RelayPushWriter } from "./relay-push.js";
 export { RelayRegistry, type RelaySelector } from "./relay-registry.js";
-export { parseRelayUrl, pushTargetUrl, type RelayUrl } from "./relay-url.js";
+export { parseRelayUrl, pushTargetUrl, type RelayUrl, redactUrl } from "./relay-url.js";
 export { type StaticPush, type StaticPushOptions, type StaticPushRule, staticPush } from "./static-push.js";

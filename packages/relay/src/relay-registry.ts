@@ -105,6 +105,7 @@ export class RelayRegistry {
     this.#relays.add(relay);
     debug("start %s %s %s", relay.kind, relay.key, redactUrl(relay.url));
     relay.once("stopped", () => this.#relays.delete(relay));
+    this.#options.onRelay?.(relay);
     return relay.start();
   }
 

@@ -56,6 +56,12 @@ export interface RelayCommonOptions {
   idleTimeoutMs?: number;
   /** RTMP client settings (chunk size, flashVer, largest message). */
   rtmp?: Pick<RtmpClientOptions, "chunkSize" | "flashVer" | "maxMessageSize">;
+  /**
+   * Called with each relay a {@link RelayRegistry} or {@link staticPush} starts, just before it
+   * starts, so that its events can be followed (the ready server logs them). Relays made with
+   * `new` directly don't call it.
+   */
+  onRelay?: (relay: Relay) => void;
 }
 
 /** What a relay relays: the local stream APP/NAME and the remote URL. */

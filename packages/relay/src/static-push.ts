@@ -70,6 +70,7 @@ export function staticPush(
       relay.once("stopped", () => {
         if (running.get(id) === relay) running.delete(id);
       });
+      relayOptions.onRelay?.(relay);
       relay.start();
     }
   };

@@ -12,7 +12,7 @@ import {
 } from "@onair/core";
 import { createHttpFlvServer, type FlvRecorder, type HttpFlvServer, recordStreams } from "@onair/flv";
 import type { HlsServer } from "@onair/hls";
-import { RelayRegistry, type StaticPush, staticPush } from "@onair/relay";
+import { type Relay, RelayRegistry, redactUrl, type StaticPush, staticPush } from "@onair/relay";
 import { createRtmpServer, type RtmpServer } from "@onair/rtmp";
 import { ConfigError, DEFAULT_PORTS } from "./config.js";
 import type { AppSettings, OnairConfig } from "./config-types.js";
@@ -66,7 +66,7 @@ export interface OnairServerEvents {
   recordDone: [info: StreamInfo, path: string];
   /** Something failed that no request could be told of (an API handler bug, Redis going away). */
   error: [Error];
-  /** A line worth logging: a webhook that failed, timed out or refused. */
+  /** A line worth logging: a webhook that failed, timed out or refused; a relay that went live, retries or stopped. */
   log: [message: string];
 }
 
@@ -161,7 +161,7 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
     super();
     this.config = config;
     this.hub = new StreamHub(config.hub);
-    this.relays = new RelayRegistry(this.hub);
+    this.relays = new RelayRegistry(this.hub, { onRelay: (relay) => this.#followRelay(relay) });
     // Memory keys exist at once; Redis keys once listen() has connected.
     this.#keys = config.redis === undefined ? new MemoryKeyStore() : undefined;
     const hooks: (Authorize | undefined)[] = [];
@@ -290,7 +290,10 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       .filter((app) => app.staticPush !== undefined && app.staticPush.length > 0)
       .map((app) => ({ app: app.name, urls: app.staticPush ?? [] }));
     if (pushRules.length > 0 && this.#staticPush === undefined) {
-      this.#staticPush = staticPush(this.hub, { rules: pushRules });
+      this.#staticPush = staticPush(this.hub, {
+        rules: pushRules,
+        onRelay: (relay) => this.#followRelay(relay),
+      });
     }
     if (this.#keys === undefined && config.redis !== undefined) {
       try {
@@ -380,6 +383,24 @@ export class OnairServer extends SafeEventEmitter<OnairServerEvents> {
       );
     }
     return addresses;
+  }
+
+  /**
+   * Log a relay's life: live, each retry with its cause, and a stop with an error, so a push to a
+   * wrong host is not silent. A push URL's last path part (where YouTube and Twitch put a stream
+   * key) and every query are left out.
+   */
+  #followRelay(relay: Relay): void {
+    const url = redactUrl(relay.url);
+    const shown = relay.kind === "push" ? url.replace(/\/[^/?]*(\?\.\.\.)?$/, "/…") : url;
+    const what = `relay ${relay.kind} ${relay.key} ${relay.kind === "push" ? "to" : "from"} ${shown}`;
+    const reason = (error: Error | undefined): string =>
+      error === undefined ? "" : `: ${(error as { code?: string }).code ?? error.message}`;
+    relay.on("live", () => this.emit("log", `${what} live`));
+    relay.on("retrying", (attempt, delayMs) =>
+      this.emit("log", `${what} retrying in ${delayMs} ms (attempt ${attempt})${reason(relay.lastError)}`),
+    );
+    relay.on("stopped", (error) => this.emit("log", `${what} stopped${reason(error)}`));
   }
 
   async #createApi(addresses: OnairAddresses): Promise<HttpServer> {
