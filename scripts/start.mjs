@@ -48,9 +48,12 @@ const stale = stalePackages();
 if (stale.length === 0) {
   await import(new URL("server/dist/cli.js", packagesDir).href);
 } else {
-  process.stderr.write(
-    `onair: running from source: ${stale.join(", ")} changed since the last build (\`pnpm build\` makes starts faster)\n`,
-  );
+  const built = stale.filter((name) => newestMtime(new URL(`${name}/dist/`, packagesDir)) >= 0);
+  const why =
+    built.length === 0
+      ? "not built yet"
+      : `${built.join(", ")} changed since the last build${built.length < stale.length ? ", the rest not built yet" : ""}`;
+  process.stderr.write(`onair: running from source (${why}; \`pnpm build\` makes starts faster)\n`);
   // Resolve @onair/* through their "source" export condition (src/index.ts), and let tsx
   // compile TypeScript on import. Hooks registered last run first: the condition is added
   // before tsx resolves.

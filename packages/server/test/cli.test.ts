@@ -162,7 +162,7 @@ describe("pnpm start", () => {
       // A file deep in src/ changed after the build.
       at("src/nested/more.ts", 3000);
       const fromSource = await started();
-      expect(fromSource).toContain("running from source: server changed since the last build");
+      expect(fromSource).toContain("running from source (server changed since the last build;");
       expect(fromSource).toContain("source --flag\n");
       expect(readdirSync(join(server, "dist"))).toEqual(["cli.js"]);
     } finally {
