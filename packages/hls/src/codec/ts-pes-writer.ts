@@ -160,6 +160,20 @@ function isCopyOf(frame: Buffer, start: number, end: number, sets: Buffer[]): bo
   return false;
 }
 
+/** Copies the pieces back to back into `target` from `offset`. */
+function gather(pieces: PesPieces, target: Buffer, offset: number): void {
+  const { sources, starts, ends } = pieces;
+  let at = offset;
+  for (let i = 0; i < pieces.count; i++) {
+    const source = sources[i];
+    const start = starts[i];
+    const n = ends[i] - start;
+    if (n > SMALL_COPY) source.copy(target, at, start, start + n);
+    else for (let k = 0; k < n; k++) target[at + k] = source[start + k];
+    at += n;
+  }
+}
+
 export interface PesPacketOptions {
   pid: number;
   /** The PID's continuity counter for the first packet. */
@@ -193,9 +207,11 @@ export function writePesPackets(out: TsOutput, pieces: PesPieces, options: PesPa
   const count = size / TS_PACKET_SIZE;
   const origin = out.reserve(size);
   const bytes = out.buffer;
-  const { sources, starts, ends } = pieces;
-  let piece = 0;
-  let from = pieces.count > 0 ? starts[0] : 0;
+  // The payload is first gathered at the end of the packets' room (one copy per piece), then each
+  // packet's share is moved forward into place (copyWithin: no view per packet; a packet's payload
+  // never lies after what is still to be moved, so nothing unread is overwritten).
+  const tail = origin + size - pesLength;
+  gather(pieces, bytes, tail);
   let cc = options.continuityCounter & 0x0f;
   let read = 0;
   for (let index = 0; index < count; index++) {
@@ -227,18 +243,9 @@ export function writePesPackets(out: TsOutput, pieces: PesPieces, options: PesPa
       }
       at = end;
     }
-    const packetEnd = p + TS_PACKET_SIZE;
-    read += packetEnd - at;
-    while (at < packetEnd) {
-      const source = sources[piece];
-      const available = ends[piece] - from;
-      const n = Math.min(available, packetEnd - at);
-      if (n > SMALL_COPY) source.copy(bytes, at, from, from + n);
-      else for (let k = 0; k < n; k++) bytes[at + k] = source[from + k];
-      at += n;
-      from += n;
-      if (from === ends[piece] && ++piece < pieces.count) from = starts[piece];
-    }
+    const take = p + TS_PACKET_SIZE - at;
+    if (at !== tail + read) bytes.copyWithin(at, tail + read, tail + read + take);
+    read += take;
   }
   return cc;
 }
