@@ -190,7 +190,13 @@ describe("the dashboard in Chromium", () => {
       .waitFor({ timeout: 10_000 });
     const relayRow = page.locator("#relay-rows tr", { hasText: "live/cam1" });
     await relayRow.locator("td", { hasText: /^live$/ }).waitFor({ timeout: 5_000 });
-    expect((await relayRow.locator("td").allTextContents()).slice(0, 2)).toEqual(["push", "live/cam1"]);
+    // The table hides the remote's stream key (the push URL's last part); Stop still ends the relay.
+    expect((await relayRow.locator("td").allTextContents()).slice(0, 3)).toEqual([
+      "push",
+      "live/cam1",
+      `rtmp://127.0.0.1:${rtmp}/live/…`,
+    ]);
+    expect(await page.locator("#relay-rows").textContent()).not.toContain(key9);
     await page.screenshot({ path: join(SHOTS, "dashboard-relay.png"), fullPage: true });
     await relayRow.locator("button", { hasText: "Stop" }).click();
     await page.locator("#relay-rows tr").first().waitFor({ state: "detached", timeout: 5_000 });

@@ -294,13 +294,28 @@
     node.querySelector(".players tbody").replaceChildren(...rows);
   }
 
+  /**
+   * A relay URL as the table shows it: no credentials or query, and for a push no last path part,
+   * where YouTube and Twitch put the stream key (as /stat/livestat shows it). The full URL stays in
+   * the data: the Stop button needs it.
+   */
+  function shownRelayUrl(relay) {
+    try {
+      const url = new URL(relay.url);
+      const path = relay.kind === "push" ? url.pathname.replace(/\/[^/]*$/, "/…") : url.pathname;
+      return `${url.protocol}//${url.host}${path}${url.search === "" ? "" : "?…"}`;
+    } catch {
+      return "(unreadable URL)";
+    }
+  }
+
   function renderRelays() {
     const rows = relays.map((relay) => {
       const tr = document.createElement("tr");
       for (const text of [
         relay.kind,
         relay.key,
-        relay.url,
+        shownRelayUrl(relay),
         relay.state + (relay.lastError ? ` (${relay.lastError})` : ""),
       ]) {
         const td = document.createElement("td");
