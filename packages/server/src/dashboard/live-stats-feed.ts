@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { MediaPacket, StreamHub, StreamInfo } from "@onair/core";
 import createDebug from "debug";
-import { isClientProtocol, streamProtocol } from "../metrics-protocol.js";
+import { isClientProtocol, shownUrl, streamProtocol } from "../metrics-protocol.js";
 import { describeStream, type StreamDescription } from "./stream-description.js";
 
 const debug = createDebug("onair:server:dashboard");
@@ -437,7 +437,12 @@ export class LiveStatsFeed {
 }
 
 function peer(info: StreamInfo): { id: string; protocol: string; address: string | null; url: string } {
-  return { id: info.id, protocol: streamProtocol(info), address: info.remoteAddress ?? null, url: info.url };
+  return {
+    id: info.id,
+    protocol: streamProtocol(info),
+    address: info.remoteAddress ?? null,
+    url: shownUrl(info),
+  };
 }
 
 /** One Server-Sent Event (JSON has no raw newlines, so `data` is one line). */
