@@ -1,10 +1,10 @@
-import type { OutgoingHttpHeaders } from "node:http";
 import { type Authorize, runAuthorize } from "@onair/core";
 import createDebug from "debug";
 import type { HlsPlaylistSource, HlsSourceDirectory } from "../hls-source.js";
 import { type HeldRequest, HeldRequestRegistry } from "./blocking-reload.js";
-import { BAD_HLS_PATH, type HlsFileTarget, type HlsTarget, parseHlsPath, uriQueryOf } from "./hls-path.js";
+import { BAD_HLS_PATH, type HlsUrl, parseHlsUrl, queryValue, uriQueryOf } from "./hls-path.js";
 import {
+  bodyHeaderList,
   corsHeaders,
   HLS_REFUSALS,
   type HlsRefusal,
@@ -14,7 +14,7 @@ import {
   isGone,
   PLAYLIST_CONTENT_TYPE,
   type Reply,
-  sendBody,
+  sendBytes,
   sendJson,
   sendRefusal,
 } from "./hls-response.js";
@@ -166,10 +166,17 @@ export function hlsHandler(
   const maxHeld = options.maxHeldRequests ?? 10_000;
   const fixedTimeoutMs = options.blockingReloadTimeoutMs;
   const corsOnly = corsHeaders(cors);
-  const playlistHeaders: OutgoingHttpHeaders = {
-    ...corsOnly,
-    "Content-Type": PLAYLIST_CONTENT_TYPE,
-    "Cache-Control": "no-cache",
+  // The headers of every 200, made once: a playlist's, and a file's per content type.
+  const playlistHeaders = bodyHeaderList(cors, PLAYLIST_CONTENT_TYPE, "no-cache");
+  const fileHeaders = new Map<string, string[]>();
+  const fileHeadersOf = (contentType: string): string[] => {
+    let headers = fileHeaders.get(contentType);
+    if (headers === undefined) {
+      headers = bodyHeaderList(cors, contentType, IMMUTABLE);
+      // Content types come from the segmenters (a handful); a bound all the same.
+      if (fileHeaders.size < 64) fileHeaders.set(contentType, headers);
+    }
+    return headers;
   };
   const stats: HlsHandlerStats = {
     held: 0,
@@ -215,7 +222,7 @@ export function hlsHandler(
 
   const sendPlaylist = (res: HlsResponse, body: Buffer, head: boolean): void => {
     stats.served.playlists += 1;
-    sendBody(res as Reply, 200, body, playlistHeaders, head);
+    sendBytes(res as Reply, body, playlistHeaders, head);
   };
 
   const sendFile = (res: HlsResponse, source: HlsPlaylistSource, file: string, head: boolean): void => {
@@ -225,8 +232,7 @@ export function hlsHandler(
       return;
     }
     stats.served.files += 1;
-    const headers = { ...corsOnly, "Content-Type": resource.contentType, "Cache-Control": IMMUTABLE };
-    sendBody(res as Reply, 200, resource.bytes, headers, head);
+    sendBytes(res as Reply, resource.bytes, fileHeadersOf(resource.contentType), head);
   };
 
   const registry = new HeldRequestRegistry<HeldHlsRequest>(
@@ -301,19 +307,22 @@ export function hlsHandler(
     const timeoutMs = fixedTimeoutMs ?? Math.max(3000, 3000 * source.targetDurationS);
     const held = new HeldHlsRequest(source, key, Date.now() + timeoutMs, kind, res, head, msn, part, text);
     heldByResponse.set(res, held);
-    res.once("close", onHeldClose);
+    // `on`, not `once` (which wraps the listener in a new function per call): a response closes
+    // once, and a request no longer held is not found by onHeldClose.
+    res.on("close", onHeldClose);
     registry.hold(held);
   };
 
   const servePlaylist = (
     res: HlsResponse,
     source: HlsPlaylistSource,
-    target: HlsTarget,
+    target: HlsUrl,
     head: boolean,
+    query: URLSearchParams | undefined,
   ): void => {
-    const query = target.query;
-    const msnText = query.get("_HLS_msn");
-    const partText = query.get("_HLS_part");
+    const search = target.search;
+    const msnText = query === undefined ? queryValue(search, "_HLS_msn") : query.get("_HLS_msn");
+    const partText = query === undefined ? queryValue(search, "_HLS_part") : query.get("_HLS_part");
     if (
       (msnText !== null && !DIRECTIVE.test(msnText)) ||
       (partText !== null && (msnText === null || !DIRECTIVE.test(partText)))
@@ -322,7 +331,7 @@ export function hlsHandler(
       return;
     }
     // The query reaches the segment URIs only when the hook may look for it there.
-    const uriQuery = authorize === undefined ? undefined : uriQueryOf(query);
+    const uriQuery = query === undefined ? undefined : uriQueryOf(query);
     if (msnText === null) {
       if (hasContent(source)) sendPlaylist(res, playlistBytes(source, uriQuery), head);
       else hold(res, head, source, HeldKind.content, "c", -1, -1, uriQuery);
@@ -357,12 +366,7 @@ export function hlsHandler(
     hold(res, head, source, HeldKind.playlist, `p${msn}/${part}`, msn, part, uriQuery);
   };
 
-  const serveFile = (
-    res: HlsResponse,
-    source: HlsPlaylistSource,
-    target: HlsFileTarget,
-    head: boolean,
-  ): void => {
+  const serveFile = (res: HlsResponse, source: HlsPlaylistSource, target: HlsUrl, head: boolean): void => {
     const file = target.file;
     if (source.resource(file) === undefined && !source.ended && source.isPreloadHint(file)) {
       hold(res, head, source, HeldKind.file, `f${file}`, -1, -1, file);
@@ -371,7 +375,13 @@ export function hlsHandler(
     sendFile(res, source, file, head);
   };
 
-  const serve = (res: HlsResponse, target: HlsTarget, head: boolean): void => {
+  /** `query`: the request's, parsed, when the authorize hook is set (undefined without one). */
+  const serve = (
+    res: HlsResponse,
+    target: HlsUrl,
+    head: boolean,
+    query: URLSearchParams | undefined,
+  ): void => {
     if (closed) {
       refuse(res, HLS_REFUSALS.closing, head);
       return;
@@ -381,18 +391,19 @@ export function hlsHandler(
       notFound(res, { error: "stream not found", stream: `${target.app}/${target.name}` }, head);
       return;
     }
-    if (target.kind === "playlist") servePlaylist(res, source, target, head);
+    if (target.kind === "playlist") servePlaylist(res, source, target, head, query);
     else serveFile(res, source, target, head);
   };
 
-  const authorizeThenServe = (req: HlsRequest, res: HlsResponse, target: HlsTarget, head: boolean): void => {
+  const authorizeThenServe = (req: HlsRequest, res: HlsResponse, target: HlsUrl, head: boolean): void => {
     const remoteAddress = remoteAddressOf(req);
+    const query = new URLSearchParams(target.search);
     const request = {
       action: "play" as const,
       protocol: "hls",
       app: target.app,
       name: target.name,
-      query: target.query,
+      query,
       remoteAddress,
     };
     let timer: NodeJS.Timeout | undefined;
@@ -411,7 +422,7 @@ export function hlsHandler(
         clearTimeout(timer);
         if (isGone(res)) return;
         if (verdict === "timeout") refuse(res, HLS_REFUSALS.authorizeTimeout, head);
-        else if (verdict.ok) serve(res, target, head);
+        else if (verdict.ok) serve(res, target, head, query);
         else {
           debug("%s refused %s/%s: %s", remoteAddress, target.app, target.name, verdict.reason);
           refuse(
@@ -432,7 +443,7 @@ export function hlsHandler(
   };
 
   /** Answer a request whose URL parsed as an HLS URL (or a bad one). */
-  const answer = (req: HlsRequest, res: HlsResponse, target: HlsTarget | typeof BAD_HLS_PATH): void => {
+  const answer = (req: HlsRequest, res: HlsResponse, target: HlsUrl | typeof BAD_HLS_PATH): void => {
     const method = req.method ?? "GET";
     if (method === "OPTIONS") {
       (res as Reply).writeHead(204, { ...corsOnly, "Access-Control-Max-Age": "86400" });
@@ -451,7 +462,8 @@ export function hlsHandler(
       return;
     }
     try {
-      if (authorize === undefined) serve(res, target, head);
+      // No hook: served at once, with no promise or timer for the request.
+      if (authorize === undefined) serve(res, target, head, undefined);
       else authorizeThenServe(req, res, target, head);
     } catch (error) {
       // A source that throws (a bug) costs this request, never the server.
@@ -462,7 +474,7 @@ export function hlsHandler(
 
   const handler = (req: HlsRequest, res: HlsResponse): void => {
     const url = req.url ?? "/";
-    const target = parseHlsPath(url);
+    const target = parseHlsUrl(url);
     if (target !== undefined) {
       answer(req, res, target);
       return;
@@ -477,7 +489,7 @@ export function hlsHandler(
   // Mounted before an app's own routes, the handler takes only the URLs of streams it serves:
   // `/assets/videos/intro.mp4` or a stream not published (yet) stays the app's.
   const handle = (req: HlsRequest, res: HlsResponse): boolean => {
-    const target = parseHlsPath(req.url ?? "/");
+    const target = parseHlsUrl(req.url ?? "/");
     if (target === undefined || target === BAD_HLS_PATH) return false;
     if (directory.get(target.app, target.name) === undefined) return false;
     answer(req, res, target);

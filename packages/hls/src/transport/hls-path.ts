@@ -44,13 +44,66 @@ function extension(file: string): string {
 }
 
 function decodePart(part: string): string | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(part);
-  } catch {
-    return undefined;
+  let decoded = part;
+  // Without a "%" there is nothing to decode (and nothing decodeURIComponent could refuse).
+  if (part.indexOf("%") !== -1) {
+    try {
+      decoded = decodeURIComponent(part);
+    } catch {
+      return undefined;
+    }
   }
   return isSafePathPart(decoded) ? decoded : undefined;
+}
+
+/**
+ * An HLS URL as the handler reads it: the target with its query still as text (`search`, without
+ * the "?"), parsed only when something needs it (a delivery directive, the authorize hook).
+ */
+export interface HlsUrl {
+  kind: HlsTarget["kind"];
+  app: string;
+  name: string;
+  /** The file of a `file` target; "" for a playlist. */
+  file: string;
+  search: string;
+}
+
+/**
+ * {@link parseHlsPath} without the query parsed: one pass over the string, no array of parts and
+ * no URLSearchParams (the handler runs it for every request).
+ */
+export function parseHlsUrl(url: string): HlsUrl | typeof BAD_HLS_PATH | undefined {
+  const queryAt = url.indexOf("?");
+  const end = queryAt === -1 ? url.length : queryAt;
+  // The path splits on "/" into "", APP, NAME.m3u8 or "", APP, NAME, FILE.
+  if (end === 0 || url.charCodeAt(0) !== 0x2f) return undefined;
+  const first = url.indexOf("/", 1);
+  if (first === -1 || first >= end) return undefined;
+  const second = url.indexOf("/", first + 1);
+  let kind: HlsTarget["kind"];
+  let last: string;
+  if (second === -1 || second >= end) {
+    last = url.slice(first + 1, end);
+    if (extension(last) !== "m3u8") return undefined;
+    kind = "playlist";
+  } else {
+    const third = url.indexOf("/", second + 1);
+    if (third !== -1 && third < end) return undefined;
+    last = url.slice(second + 1, end);
+    if (!HLS_FILE_EXTENSIONS.has(extension(last))) return undefined;
+    kind = "file";
+  }
+  const app = decodePart(url.slice(1, first));
+  const name = decodePart(
+    kind === "playlist" ? last.slice(0, -".m3u8".length) : url.slice(first + 1, second),
+  );
+  if (app === undefined || name === undefined) return BAD_HLS_PATH;
+  const search = queryAt === -1 ? "" : url.slice(queryAt + 1);
+  if (kind === "playlist") return { kind, app, name, file: "", search };
+  const file = decodePart(last);
+  if (file === undefined) return BAD_HLS_PATH;
+  return { kind, app, name, file, search };
 }
 
 /**
@@ -59,24 +112,38 @@ function decodePart(part: string): string | undefined {
  * percent-decoding, or does not decode; undefined when the URL is not an HLS URL at all.
  */
 export function parseHlsPath(url: string): HlsTarget | typeof BAD_HLS_PATH | undefined {
-  const queryAt = url.indexOf("?");
-  const path = queryAt === -1 ? url : url.slice(0, queryAt);
-  const parts = path.split("/");
-  if (parts[0] !== "") return undefined;
-  const last = parts[parts.length - 1];
-  const ext = extension(last);
-  let kind: HlsTarget["kind"];
-  if (parts.length === 3 && ext === "m3u8") kind = "playlist";
-  else if (parts.length === 4 && HLS_FILE_EXTENSIONS.has(ext)) kind = "file";
-  else return undefined;
-  const app = decodePart(parts[1]);
-  const name = decodePart(kind === "playlist" ? parts[2].slice(0, -".m3u8".length) : parts[2]);
-  if (app === undefined || name === undefined) return BAD_HLS_PATH;
-  const query = new URLSearchParams(queryAt === -1 ? "" : url.slice(queryAt + 1));
+  const target = parseHlsUrl(url);
+  if (target === undefined || target === BAD_HLS_PATH) return target;
+  const { kind, app, name, file } = target;
+  const query = new URLSearchParams(target.search);
   if (kind === "playlist") return { kind, app, name, query };
-  const file = decodePart(parts[3]);
-  if (file === undefined) return BAD_HLS_PATH;
   return { kind, app, name, file, query };
+}
+
+/**
+ * `URLSearchParams(search).get(key)`, without making one when `search` has nothing to decode ("%"
+ * or "+"): the first value of `key`, or null.
+ */
+export function queryValue(search: string, key: string): string | null {
+  if (search === "") return null;
+  if (search.indexOf("%") !== -1 || search.indexOf("+") !== -1) {
+    return new URLSearchParams(search).get(key);
+  }
+  // As URLSearchParams, a leading "?" is not part of the first name.
+  let at = search.charCodeAt(0) === 0x3f ? 1 : 0;
+  while (at <= search.length) {
+    let next = search.indexOf("&", at);
+    if (next === -1) next = search.length;
+    if (next > at) {
+      const equals = search.indexOf("=", at);
+      const nameEnd = equals === -1 || equals > next ? next : equals;
+      if (nameEnd - at === key.length && search.startsWith(key, at)) {
+        return nameEnd === next ? "" : search.slice(nameEnd + 1, next);
+      }
+    }
+    at = next + 1;
+  }
+  return null;
 }
 
 /**

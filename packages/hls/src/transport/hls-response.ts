@@ -9,7 +9,8 @@ export type HlsResponse = ServerResponse | Http2ServerResponse;
 
 /** What the handler uses of a response: the part node:http's and node:http2's have in common. */
 export interface Reply {
-  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  /** `headers` as an object, or as a flat `[name, value, name, value...]` list (both servers take both). */
+  writeHead(status: number, headers: OutgoingHttpHeaders | string[]): unknown;
   end(body?: Buffer | string): unknown;
   readonly writableEnded: boolean;
   once(event: "close", listener: () => void): unknown;
@@ -34,6 +35,28 @@ export function corsHeaders(cors: string | false): Record<string, string> {
     "Access-Control-Allow-Headers": "Range, Content-Type, Authorization",
     "Access-Control-Expose-Headers": "Content-Length, Content-Type",
   };
+}
+
+/**
+ * The headers of a 200 with a body of `contentType`, as the flat list `writeHead` takes, made once
+ * per handler and content type; its last value is Content-Length's, set by {@link sendBytes}.
+ */
+export function bodyHeaderList(cors: string | false, contentType: string, cacheControl: string): string[] {
+  const list: string[] = [];
+  for (const [name, value] of Object.entries(corsHeaders(cors))) list.push(name, value);
+  list.push("Content-Type", contentType, "Cache-Control", cacheControl, "Content-Length", "0");
+  return list;
+}
+
+/**
+ * {@link sendBody} with headers from {@link bodyHeaderList}: no header object per response.
+ * `writeHead` reads the list before it returns (node:http builds the head text, node:http2 copies
+ * the values), so one list serves every response of its kind; only its Content-Length changes.
+ */
+export function sendBytes(res: Reply, body: Buffer, headers: string[], head: boolean): void {
+  headers[headers.length - 1] = String(body.length);
+  res.writeHead(200, headers);
+  res.end(head ? undefined : body);
 }
 
 export function sendBody(

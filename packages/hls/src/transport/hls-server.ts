@@ -290,7 +290,6 @@ export class HlsServer {
   }
 
   #request(req: HlsRequest, res: HlsResponse): void {
-    const head = req.method === "HEAD";
     const pending =
       this.#refusing === 0
         ? undefined
@@ -302,7 +301,7 @@ export class HlsServer {
         pending,
         pending.reason,
         this.#options.cors ?? "*",
-        head,
+        req.method === "HEAD",
         http2 ? {} : { Connection: "close" },
       );
       // HTTP/2: no new streams on this connection (GOAWAY); the ones open end with their refusal.
@@ -316,7 +315,7 @@ export class HlsServer {
         HLS_REFUSALS.urlTooLong,
         HLS_REFUSALS.urlTooLong.reason,
         this.#options.cors ?? "*",
-        head,
+        req.method === "HEAD",
       );
       return;
     }
