@@ -2,7 +2,7 @@
  * The scatter-gather TS writer (ts-pes-writer.ts) against the plain path it replaces in TsMuxer:
  * toAnnexB (one Annex B buffer) + writePesHeader + packetizePes. Same bytes, for frames of every
  * size around packet boundaries, NAL length sizes 1, 2 and 4, in-band AUD/SPS/PPS, HEVC, Annex B
- * input, with and without PCR and random access; and TsOutput's growth.
+ * input, with and without PCR and random access; and ByteOutput's growth.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -11,12 +11,12 @@ import {
   parseHevcParameterSets,
   toAnnexB,
 } from "../src/codec/annex-b.js";
+import { ByteOutput } from "../src/codec/byte-output.js";
 import { type PesTimestamps, packetizePes, pesHeaderLength, writePesHeader } from "../src/codec/ts-packet.js";
 import {
   addAnnexBAccessUnit,
   PesPieces,
   pesPacketsLength,
-  TsOutput,
   writePesPackets,
 } from "../src/codec/ts-pes-writer.js";
 import { hvcC } from "./hevc-tags.js";
@@ -94,7 +94,7 @@ function actual(
   timestamps: PesTimestamps,
   cc: number,
   pcr: number | undefined,
-  out: TsOutput,
+  out: ByteOutput,
 ): { bytes: Buffer; cc: number } {
   const pieces = new PesPieces();
   const header = Buffer.alloc(19);
@@ -114,7 +114,7 @@ function actual(
 describe("scatter-gather TS writer", () => {
   it("writes the bytes of toAnnexB + packetizePes for H.264 frames of every size and framing", () => {
     const next = random(7);
-    const out = new TsOutput(100);
+    const out = new ByteOutput(100);
     let cases = 0;
     for (const size of [1, 2, 4] as const) {
       const params = parseAvcParameterSets(avcC(size));
@@ -149,7 +149,7 @@ describe("scatter-gather TS writer", () => {
     );
     const inBand = parseAvcParameterSets(Buffer.alloc(0));
     expect(inBand.sets).toEqual([]);
-    const out = new TsOutput();
+    const out = new ByteOutput();
     for (let length = 2; length < 700; length += 13) {
       const irap = length % 3 === 0;
       const hevcFrame = lengthPrefixed(4, [
@@ -175,8 +175,8 @@ describe("scatter-gather TS writer", () => {
     }
   });
 
-  it("TsOutput grows by doubling and keeps what was written", () => {
-    const out = new TsOutput();
+  it("ByteOutput grows by doubling and keeps what was written", () => {
+    const out = new ByteOutput();
     expect(out.bytes().length).toBe(0);
     out.append(Buffer.from([1, 2, 3]));
     expect(out.buffer.length).toBe(3); // an empty output grows to exactly what is asked

@@ -15,6 +15,7 @@ import { parseAudioTagHeader, parseVideoTagHeader } from "@onair/flv";
 import { HlsError, HlsErrorCode } from "../errors.js";
 import { ADTS_HEADER_LENGTH, type AdtsConfig, parseAudioSpecificConfig, writeAdtsHeader } from "./adts.js";
 import { type ParameterSets, parseAvcParameterSets, parseHevcParameterSets } from "./annex-b.js";
+import { ByteOutput } from "./byte-output.js";
 import {
   encodePat,
   encodePmt,
@@ -23,7 +24,7 @@ import {
   wrap33,
   writePesHeader,
 } from "./ts-packet.js";
-import { addAnnexBAccessUnit, PesPieces, TsOutput, writePesPackets } from "./ts-pes-writer.js";
+import { addAnnexBAccessUnit, PesPieces, writePesPackets } from "./ts-pes-writer.js";
 
 /** MPEG-TS stream_type values the muxer writes. */
 export const TsStreamType = {
@@ -118,7 +119,7 @@ export class TsMuxer {
    * and PMT (next version).
    */
   push(packet: MediaPacket): Buffer {
-    const out = new TsOutput();
+    const out = new ByteOutput();
     this.pushInto(packet, out);
     if (out.length === 0) return EMPTY;
     return out.length === out.buffer.length ? out.buffer : out.bytes();
@@ -128,13 +129,13 @@ export class TsMuxer {
    * {@link push}, writing the TS packets at the end of `out` instead (one copy of each media byte,
    * into the packets). On an error nothing is written.
    */
-  pushInto(packet: MediaPacket, out: TsOutput): void {
+  pushInto(packet: MediaPacket, out: ByteOutput): void {
     if (packet.kind === "video") this.#pushVideo(packet, out);
     else if (packet.kind === "audio") this.#pushAudio(packet, out);
   }
 
   /** {@link startSegment}, written at the end of `out`. */
-  startSegmentInto(out: TsOutput): void {
+  startSegmentInto(out: ByteOutput): void {
     out.append(this.startSegment());
   }
 
@@ -148,7 +149,7 @@ export class TsMuxer {
   }
 
   /** PAT/PMT before the next frame's bytes when the track set changed since they were last written. */
-  #writeTables(out: TsOutput): void {
+  #writeTables(out: ByteOutput): void {
     if (this.#pmtStale && this.#pmtWritten) this.startSegmentInto(out);
   }
 
@@ -162,7 +163,7 @@ export class TsMuxer {
     return pieces;
   }
 
-  #pushVideo(packet: MediaPacket, out: TsOutput): void {
+  #pushVideo(packet: MediaPacket, out: ByteOutput): void {
     const body = packet.payload;
     if (body.length === 0) throw new HlsError(HlsErrorCode.truncated, "an empty video tag body");
     let header: ReturnType<typeof parseVideoTagHeader>;
@@ -210,7 +211,7 @@ export class TsMuxer {
     return wrap33(Math.max(0, timestampMs - this.#pcrDelayMs) * MS_TO_90KHZ);
   }
 
-  #pushAudio(packet: MediaPacket, out: TsOutput): void {
+  #pushAudio(packet: MediaPacket, out: ByteOutput): void {
     const body = packet.payload;
     if (body.length === 0) throw new HlsError(HlsErrorCode.truncated, "an empty audio tag body");
     let header: ReturnType<typeof parseAudioTagHeader>;
@@ -246,7 +247,7 @@ export class TsMuxer {
   }
 
   /** One audio frame in one PES packet (ADTS header added when `adts` is given). */
-  #audioPes(timestampMs: number, data: Buffer, adts: AdtsConfig | undefined, out: TsOutput): void {
+  #audioPes(timestampMs: number, data: Buffer, adts: AdtsConfig | undefined, out: ByteOutput): void {
     const pts = timestampMs * MS_TO_90KHZ;
     const pieces = this.#startPes(STREAM_ID.audio, { pts, dts: pts });
     if (adts !== undefined) {

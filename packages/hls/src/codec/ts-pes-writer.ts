@@ -5,10 +5,11 @@
  * with no Annex B or PES buffer in between. The bytes are those of `toAnnexB` + `writePesHeader`
  * + `packetizePes` (tests compare both paths).
  *
- * Output goes to a {@link TsOutput}: one growable Buffer, so a whole segment can be written into
+ * Output goes to a {@link ByteOutput}: one growable Buffer, so a whole segment can be written into
  * one allocation (the segmenter sizes it from the previous segment) and kept as is.
  */
 import { findNalUnits, HEVC_NAL_TYPE, isAnnexBFrame, NAL_TYPE, type ParameterSets } from "./annex-b.js";
+import type { ByteOutput } from "./byte-output.js";
 import { TS_PACKET_SIZE, TS_SYNC_BYTE, writePcr } from "./ts-packet.js";
 
 const TS_HEADER_LENGTH = 4;
@@ -19,43 +20,6 @@ const START_CODE = Buffer.from([0, 0, 0, 1]);
 const AVC_AUD = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
 /** nal_unit_type 35, nuh_layer_id 0, nuh_temporal_id_plus1 1 | pic_type 2, rbsp_stop_one_bit. */
 const HEVC_AUD = Buffer.from([0, 0, 0, 1, 0x46, 0x01, 0x50]);
-
-/**
- * A growable byte output: the bytes written are `buffer[0, length)`. Growing doubles the capacity
- * (one copy of what was written); an empty output grows to exactly what is asked.
- */
-export class TsOutput {
-  buffer: Buffer;
-  length = 0;
-
-  constructor(capacity = 0) {
-    this.buffer = capacity > 0 ? Buffer.allocUnsafeSlow(capacity) : EMPTY;
-  }
-
-  /** Room for `n` more bytes; returns the offset they go at (the length is already counted). */
-  reserve(n: number): number {
-    const at = this.length;
-    const need = at + n;
-    if (need > this.buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(at === 0 ? need : Math.max(need, 2 * this.buffer.length));
-      if (at > 0) this.buffer.copy(grown, 0, 0, at);
-      this.buffer = grown;
-    }
-    this.length = need;
-    return at;
-  }
-
-  /** Appends a Buffer. */
-  append(bytes: Uint8Array): void {
-    const at = this.reserve(bytes.length);
-    this.buffer.set(bytes, at);
-  }
-
-  /** The bytes written (a view of `buffer`). */
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -197,7 +161,7 @@ export function pesPacketsLength(pesLength: number, pcr: boolean, randomAccess: 
  * `packetizePes`: PUSI on the first, its adaptation field with the flags and PCR, stuffing in the
  * last one's adaptation field). Returns the continuity counter after the last packet.
  */
-export function writePesPackets(out: TsOutput, pieces: PesPieces, options: PesPacketOptions): number {
+export function writePesPackets(out: ByteOutput, pieces: PesPieces, options: PesPacketOptions): number {
   const { pid, pcr, randomAccess } = options;
   const withPcr = pcr >= 0;
   const pesLength = pieces.total;

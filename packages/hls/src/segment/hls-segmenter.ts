@@ -21,9 +21,9 @@
 import type { MediaPacket, StreamInfo, StreamWriter } from "@onair/core";
 import { parseAudioTagHeader } from "@onair/flv";
 import createDebug from "debug";
+import { ByteOutput } from "../codec/byte-output.js";
 import { Fmp4Muxer } from "../codec/fmp4/fmp4-muxer.js";
 import { TsMuxer } from "../codec/ts-muxer.js";
-import { TsOutput } from "../codec/ts-pes-writer.js";
 import { HlsError, HlsErrorCode } from "../errors.js";
 import type { HlsPlaylistSource, HlsResource, HlsVariant } from "../hls-source.js";
 import {
@@ -141,9 +141,9 @@ export function fitPartTarget(configuredMs: number, frameMs: number): number {
   if (frames >= 1 && frames * frameMs >= MIN_PART_SHARE * configuredMs) return configuredMs;
   return (frames + 1) * (Math.ceil(frameMs) + 1) + PART_SLACK_MS;
 }
-/** TS: a complete segment keeps its Buffer when at most this share of it is unused (else a trimmed copy). */
+/** A segment made in one Buffer (TS, low-latency fMP4) keeps it when at most this share of it is unused (else a trimmed copy). */
 const MAX_SLACK_SHARE = 1 / 8;
-/** TS: the first segment's Buffer (it grows by doubling; the next ones are sized from the last). */
+/** The first such segment's Buffer (it grows by doubling; the next ones are sized from the last). */
 const FIRST_TS_SEGMENT_CAPACITY = 64 * 1024;
 /** Playlist texts cached per uriQuery between two changes. */
 const PLAYLIST_CACHE_SIZE = 16;
@@ -173,8 +173,8 @@ interface SegmentRecord extends PlaylistSegment {
   readonly parts: PartRecord[];
   /** The bytes so far (fMP4 fragments); one Buffer once complete (TS too). */
   chunks: Buffer[];
-  /** TS: the segment in progress, written into one Buffer (sized from the last segments). */
-  out: TsOutput | undefined;
+  /** TS and low-latency fMP4: the segment in progress, written into one Buffer (sized from the last segments). */
+  out: ByteOutput | undefined;
   /** Bytes of `chunks` (of `out`, for TS). */
   length: number;
   /** Bytes of the segment's Buffer past its end, held with it (and counted in the budget). */
@@ -312,9 +312,9 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   #audioUnsupported = false;
 
   #bytes = 0;
-  /** TS: the byte length of the last two complete segments (what the next one's Buffer is sized from). */
-  #lastTsLength = 0;
-  #previousTsLength = 0;
+  /** The byte length of the last two segments made in one Buffer (what the next one's Buffer is sized from). */
+  #lastSegmentLength = 0;
+  #previousSegmentLength = 0;
   /** Payload bytes pushed into the fMP4 muxer since its last flush (an estimate of what it queues). */
   #pending = 0;
   #ended = false;
@@ -669,7 +669,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     this.#mediaStarted = true;
     if (needsTrack) this.#readTracks();
     if (video) segment.hasVideo = true;
-    if (out !== undefined) {
+    if (ts !== undefined && out !== undefined) {
       // The muxer already put PAT/PMT in front of the bytes of a track it did not list yet, unless
       // it never wrote them before.
       if (fresh && needsTrack && !startsWithPat(out.buffer, before, out.length)) {
@@ -782,7 +782,8 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       map: undefined,
       parts: [],
       chunks: [],
-      out: ts === undefined ? undefined : new TsOutput(this.#tsCapacity()),
+      // TS and low-latency fMP4 (whose parts are views of it) are written into one Buffer.
+      out: ts !== undefined || this.#lowLatency ? new ByteOutput(this.#segmentCapacity()) : undefined,
       length: 0,
       slack: 0,
       contentType: CONTENT_TYPE.ts,
@@ -794,27 +795,27 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
   }
 
   #appendTables(segment: SegmentRecord): void {
-    const out = segment.out as TsOutput;
+    const out = segment.out as ByteOutput;
     (this.#ts as TsMuxer).startSegmentInto(out);
     this.#charge(out.length - segment.length);
     segment.length = out.length;
   }
 
   /**
-   * TS: the Buffer of a new segment: the longer of the last two segments and a sixteenth, so a
+   * The Buffer of a new segment (TS, low-latency fMP4): the longer of the last two segments and a sixteenth, so a
    * steady stream writes each segment into one allocation, kept as is when it closes.
    */
-  #tsCapacity(): number {
-    const last = Math.max(this.#lastTsLength, this.#previousTsLength);
+  #segmentCapacity(): number {
+    const last = Math.max(this.#lastSegmentLength, this.#previousSegmentLength);
     if (last === 0) return Math.min(FIRST_TS_SEGMENT_CAPACITY, this.#maxSegmentBytes);
     return Math.ceil((last * (1 + MAX_SLACK_SHARE / 2)) / 188) * 188;
   }
 
-  /** TS: the complete segment's bytes: its Buffer, or a trimmed copy when too much of it is unused. */
-  #tsBytes(segment: SegmentRecord, out: TsOutput): Buffer {
+  /** The complete segment's bytes (TS, low-latency fMP4): its Buffer, or a trimmed copy when too much of it is unused. */
+  #segmentBytes(segment: SegmentRecord, out: ByteOutput): Buffer {
     segment.out = undefined;
-    this.#previousTsLength = this.#lastTsLength;
-    this.#lastTsLength = out.length;
+    this.#previousSegmentLength = this.#lastSegmentLength;
+    this.#lastSegmentLength = out.length;
     const slack = out.buffer.length - out.length;
     if (slack <= out.length * MAX_SLACK_SHARE) {
       segment.slack = slack;
@@ -832,13 +833,22 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     const segment = this.#current as SegmentRecord;
     if (fmp4.pendingSamples === 0) return;
     const independent = fmp4.pendingStartsWithKeyframe;
-    const bytes = fmp4.flush(endMs);
+    const out = segment.out;
+    let bytes: Buffer;
+    if (out === undefined) bytes = fmp4.flush(endMs);
+    else {
+      // Written into the segment's Buffer: the part is a view of it (a later growth of that
+      // Buffer leaves the view on the old one, whose bytes never change).
+      const before = out.length;
+      fmp4.flushInto(out, endMs);
+      bytes = out.buffer.subarray(before, out.length);
+    }
     this.#charge(bytes.length - this.#pending);
     this.#pending = 0;
     const start = this.#partStartMs;
     this.#partStartMs = endMs;
     if (bytes.length === 0) return;
-    segment.chunks.push(bytes);
+    if (out === undefined) segment.chunks.push(bytes);
     segment.length += bytes.length;
     if (!this.#lowLatency) return;
     const id = this.#nextPartId;
@@ -868,7 +878,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     const out = segment.out;
     const bytes =
       out !== undefined
-        ? this.#tsBytes(segment, out)
+        ? this.#segmentBytes(segment, out)
         : segment.chunks.length === 1
           ? segment.chunks[0]
           : Buffer.concat(segment.chunks, segment.length);

@@ -43,6 +43,7 @@ import {
   parseAvcParameterSets,
   parseHevcParameterSets,
 } from "../annex-b.js";
+import { ByteOutput } from "../byte-output.js";
 import {
   type AacConfig,
   MP3_OBJECT_TYPE,
@@ -50,7 +51,7 @@ import {
   readAacConfig,
   readMp3Config,
 } from "./audio-config.js";
-import { encodeFragment, type Fmp4Sample } from "./fragment.js";
+import { encodeFragmentInto, type Fmp4Sample } from "./fragment.js";
 import {
   encodeInitSegment,
   type Fmp4AudioTrack,
@@ -249,6 +250,17 @@ export class Fmp4Muxer {
    */
   flush(endMs?: number): Buffer {
     if (this.pendingSamples === 0) return EMPTY;
+    const output = new ByteOutput();
+    this.flushInto(output, endMs);
+    return output.buffer; // an empty output grows to exactly the fragment
+  }
+
+  /**
+   * {@link flush}, written at the end of `output` (a segment being made in one Buffer); returns
+   * the fragment's length, 0 when no sample is queued.
+   */
+  flushInto(output: ByteOutput, endMs?: number): number {
+    if (this.pendingSamples === 0) return 0;
     const fragments = [];
     const video = this.#videoSamples;
     if (video.length > 0) {
@@ -280,12 +292,12 @@ export class Fmp4Muxer {
         samples: audio,
       });
     }
-    const bytes = encodeFragment(this.#sequenceNumber, fragments);
+    const length = encodeFragmentInto(output, this.#sequenceNumber, fragments);
     this.#sequenceNumber = (this.#sequenceNumber + 1) >>> 0 || 1;
     this.#videoSamples = [];
     this.#audioSamples = [];
     this.#pendingBytes = 0;
-    return bytes;
+    return length;
   }
 
   #changed(): void {

@@ -13,6 +13,7 @@
  * Sample flags (8.8.3.1): sync = sample_depends_on 2 (0x02000000); others sample_depends_on 1 and
  * sample_is_non_sync_sample 1 (0x01010000).
  */
+import { ByteOutput } from "../byte-output.js";
 import { BOX_HEADER_LENGTH, FULL_BOX_HEADER_LENGTH, writeBoxHeader, writeFullBoxHeader } from "./boxes.js";
 
 export const SAMPLE_FLAGS = { sync: 0x02000000, nonSync: 0x01010000 } as const;
@@ -68,6 +69,20 @@ function trafLength(fragment: TrackFragment): number {
  * `RangeError` if a duration or the mdat does not fit in 32 bits.
  */
 export function encodeFragment(sequenceNumber: number, fragments: readonly TrackFragment[]): Buffer {
+  const output = new ByteOutput();
+  encodeFragmentInto(output, sequenceNumber, fragments);
+  return output.buffer; // an empty output grows to exactly the fragment
+}
+
+/**
+ * {@link encodeFragment}, written at the end of `output` (the sample data copied once, into the
+ * mdat); returns its length. Throws `RangeError` as encodeFragment does, leaving `output` as it was.
+ */
+export function encodeFragmentInto(
+  output: ByteOutput,
+  sequenceNumber: number,
+  fragments: readonly TrackFragment[],
+): number {
   const trafs = fragments.filter((f) => f.samples.length > 0);
   let moofLength = BOX_HEADER_LENGTH + MFHD_LENGTH;
   let dataLength = 0;
@@ -77,53 +92,60 @@ export function encodeFragment(sequenceNumber: number, fragments: readonly Track
   }
   const mdatLength = BOX_HEADER_LENGTH + dataLength;
   if (mdatLength > 0xffffffff) throw new RangeError(`an mdat of ${mdatLength} bytes`);
-  const out = Buffer.allocUnsafe(moofLength + mdatLength);
+  const length = moofLength + mdatLength;
+  const origin = output.reserve(length);
+  const out = output.buffer;
 
-  let at = writeBoxHeader(out, 0, moofLength, "moof");
-  at = writeFullBoxHeader(out, at, MFHD_LENGTH, "mfhd", 0, 0);
-  out.writeUInt32BE(sequenceNumber >>> 0, at);
-  at += 4;
-  let dataOffset = moofLength + BOX_HEADER_LENGTH; // the first sample byte, counted from the moof
-  for (const traf of trafs) {
-    at = writeBoxHeader(out, at, trafLength(traf), "traf");
-    const flags = traf.perSampleFlags ? 0 : TFHD_DEFAULT_SAMPLE_FLAGS;
-    at = writeFullBoxHeader(out, at, tfhdLength(traf), "tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF | flags);
-    out.writeUInt32BE(traf.trackId, at);
+  try {
+    let at = writeBoxHeader(out, origin, moofLength, "moof");
+    at = writeFullBoxHeader(out, at, MFHD_LENGTH, "mfhd", 0, 0);
+    out.writeUInt32BE(sequenceNumber >>> 0, at);
     at += 4;
-    if (!traf.perSampleFlags) {
-      out.writeUInt32BE(SAMPLE_FLAGS.sync, at);
+    let dataOffset = moofLength + BOX_HEADER_LENGTH; // the first sample byte, counted from the moof
+    for (const traf of trafs) {
+      at = writeBoxHeader(out, at, trafLength(traf), "traf");
+      const flags = traf.perSampleFlags ? 0 : TFHD_DEFAULT_SAMPLE_FLAGS;
+      at = writeFullBoxHeader(out, at, tfhdLength(traf), "tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF | flags);
+      out.writeUInt32BE(traf.trackId, at);
       at += 4;
-    }
-    at = writeFullBoxHeader(out, at, TFDT_LENGTH, "tfdt", 1, 0);
-    out.writeBigUInt64BE(BigInt(traf.baseMediaDecodeTime), at);
-    at += 8;
-    const trunFlags =
-      TRUN_DATA_OFFSET |
-      TRUN_DURATION |
-      TRUN_SIZE |
-      (traf.perSampleFlags ? TRUN_FLAGS | TRUN_COMPOSITION_OFFSET : 0);
-    at = writeFullBoxHeader(out, at, trunLength(traf), "trun", 1, trunFlags);
-    out.writeUInt32BE(traf.samples.length, at);
-    out.writeInt32BE(dataOffset, at + 4);
-    at += 8;
-    for (const sample of traf.samples) {
-      out.writeUInt32BE(sample.duration, at);
-      out.writeUInt32BE(sample.data.length, at + 4);
-      at += 8;
-      if (traf.perSampleFlags) {
-        out.writeUInt32BE(sample.sync ? SAMPLE_FLAGS.sync : SAMPLE_FLAGS.nonSync, at);
-        out.writeInt32BE(sample.compositionOffset, at + 4);
-        at += 8;
+      if (!traf.perSampleFlags) {
+        out.writeUInt32BE(SAMPLE_FLAGS.sync, at);
+        at += 4;
       }
-      dataOffset += sample.data.length;
+      at = writeFullBoxHeader(out, at, TFDT_LENGTH, "tfdt", 1, 0);
+      out.writeBigUInt64BE(BigInt(traf.baseMediaDecodeTime), at);
+      at += 8;
+      const trunFlags =
+        TRUN_DATA_OFFSET |
+        TRUN_DURATION |
+        TRUN_SIZE |
+        (traf.perSampleFlags ? TRUN_FLAGS | TRUN_COMPOSITION_OFFSET : 0);
+      at = writeFullBoxHeader(out, at, trunLength(traf), "trun", 1, trunFlags);
+      out.writeUInt32BE(traf.samples.length, at);
+      out.writeInt32BE(dataOffset, at + 4);
+      at += 8;
+      for (const sample of traf.samples) {
+        out.writeUInt32BE(sample.duration, at);
+        out.writeUInt32BE(sample.data.length, at + 4);
+        at += 8;
+        if (traf.perSampleFlags) {
+          out.writeUInt32BE(sample.sync ? SAMPLE_FLAGS.sync : SAMPLE_FLAGS.nonSync, at);
+          out.writeInt32BE(sample.compositionOffset, at + 4);
+          at += 8;
+        }
+        dataOffset += sample.data.length;
+      }
     }
-  }
-  at = writeBoxHeader(out, at, mdatLength, "mdat");
-  for (const traf of trafs) {
-    for (const sample of traf.samples) {
-      out.set(sample.data, at);
-      at += sample.data.length;
+    at = writeBoxHeader(out, at, mdatLength, "mdat");
+    for (const traf of trafs) {
+      for (const sample of traf.samples) {
+        out.set(sample.data, at);
+        at += sample.data.length;
+      }
     }
+  } catch (error) {
+    output.length = origin; // a value that does not fit its field: nothing is kept
+    throw error;
   }
-  return out;
+  return length;
 }
