@@ -52,6 +52,19 @@ function listTestFiles(): string[] {
 
 const interopFiles = listTestFiles().filter(isInterop);
 
+/**
+ * Interop files that measure time, CPU or memory (bench/, stress/), or drive Chromium (browser-*
+ * and whatever imports playwright-core or test-support/browser: it decodes video on the CPU): they run one at a time, after everything else, so that nothing
+ * else on the machine moves their figures. The rest of the interop tests mostly wait on real time
+ * (ffmpeg -re, servers, sockets) and run two at a time.
+ */
+const exclusiveByPath = /^(bench|stress)\/|\/browser-[^/]*\.test\.ts$/;
+const exclusiveByImport = /(from|import)\s*\(?\s*["'](playwright-core|[^"']*test-support\/browser[^"']*)["']/;
+const isExclusive = (file: string): boolean =>
+  exclusiveByPath.test(file) || exclusiveByImport.test(readFileSync(file, "utf8"));
+const exclusiveFiles = interopFiles.filter(isExclusive);
+const sharedInteropFiles = interopFiles.filter((file) => !isExclusive(file));
+
 function project(name: string, test: TestProjectInlineConfiguration["test"]): TestProjectInlineConfiguration {
   // Each project resolves our packages' sources through the "source" export condition; for Node
   // tests ssr.resolve.conditions is the one that counts.
@@ -70,10 +83,21 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Projects run one after the other (groupOrder), each with its own number of files at a time.
     projects: [
-      project("unit", { include: testFiles, exclude: ["**/node_modules/**", ...interopFiles] }),
+      project("unit", {
+        include: testFiles,
+        exclude: ["**/node_modules/**", ...interopFiles],
+        maxWorkers: 2,
+        sequence: { groupOrder: 0 },
+      }),
       // The consumer test packs and npm-installs the packages: interop by nature (and never empty).
-      project("interop", { include: [...interopFiles, "consumer/**/*.test.ts"] }),
+      project("interop", {
+        include: [...sharedInteropFiles, "consumer/**/*.test.ts"],
+        maxWorkers: 2,
+        sequence: { groupOrder: 1 },
+      }),
+      project("exclusive", { include: exclusiveFiles, maxWorkers: 1, sequence: { groupOrder: 2 } }),
     ],
     // The JSON report is what .ci/run reads for its "N passed, N failed" line.
     reporters: ["default", "json"],
