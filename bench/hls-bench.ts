@@ -9,13 +9,16 @@
  *   median of several runs.
  * - delivery: N viewers from bench/hls-load-client.ts (hls.js's polling for TS; blocking reload
  *   and parts for LL) against onair (bench/hls-server.ts) and nginx-rtmp's HLS from tmpfs served
- *   by the same nginx; server CPU per delivered GB.
+ *   by the same nginx; server CPU per delivered GB. Each server ingests the stream for 30 s before
+ *   viewers come (steady state: a fresh Node process spends its first half-minute compiling, at
+ *   about 2.5× the CPU of what follows; nginx gets the same 30 s).
  * - latency: hls.js's own `hls.latency` in Chromium on a live 1 s GOP stream (bench/hls-latency.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { freePort, hasCommand, run, waitFor } from "../test-support/media-tools.js";
 import { NGINX_RTMP_MODULE, waitForListening } from "../test-support/nginx-rtmp.js";
@@ -299,6 +302,9 @@ async function startNginx(options: HlsBenchOptions, fragmentS?: number): Promise
   };
 }
 
+/** How long each server ingests before the viewers come (see the header). */
+const INGEST_WARMUP_MS = 30_000;
+
 async function measureDelivery(
   options: HlsBenchOptions,
   server: HlsServerUnderTest,
@@ -315,6 +321,7 @@ async function measureDelivery(
     // Segments exist before the first viewer comes (hls.js starts three segments from the end).
     await waitForSegments(server.playlistUrl, options.quick ? 1 : 3, 30_000);
     if (publisher.child.exitCode !== null) throw new Error(`ffmpeg exited: ${publisher.stderr()}`);
+    if (!options.quick) await sleep(INGEST_WARMUP_MS);
     const warmupMs = options.quick ? 1000 : 4000;
     const load = run(
       ...onCores(options, "client", "node", [
