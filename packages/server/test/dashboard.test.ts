@@ -359,6 +359,25 @@ describe("the dashboard's routes behind the API handler", () => {
     expect(events.slice(0, 2).map((e) => e.event)).toEqual(["hello", "history"]);
   });
 
+  it("cuts a stats stream when its token expires; reconnecting with it is refused", async () => {
+    const secret = "expiring-secret";
+    const served = await serve({ jwt: secret });
+    opened.push(served);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+      .sign(new TextEncoder().encode(secret));
+    const started = Date.now();
+    const stream = await fetch(`${served.base}/stat/events?jwt=${token}`);
+    expect(stream.status).toBe(200);
+    // The body ends (the server cut it) at the token's expiry, not before and not much after.
+    await stream.text().catch(() => "");
+    const lasted = Date.now() - started;
+    expect(lasted).toBeGreaterThan(500);
+    expect(lasted).toBeLessThan(4000);
+    expect((await fetch(`${served.base}/stat/events?jwt=${token}`)).status).toBe(403);
+  });
+
   it("refuses pages past maxClients and ends every stream on close", async () => {
     const served = await serve({ maxClients: 1 });
     opened.push(served);

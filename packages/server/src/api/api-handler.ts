@@ -233,6 +233,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         send(res, head, answer(403, verdict.message));
         return;
       }
+      if (verdict.expiresAt !== undefined) endAtExpiry(res, verdict.expiresAt);
     }
     if (options.dashboard?.handle(req, res, path, query) === true) return;
     if (path === "/metrics" && options.metrics !== undefined) {
@@ -292,4 +293,16 @@ function endChannel(hub: StreamHub, room: string): number {
     reader.close(new ApiError(ApiErrorCode.channelDeleted, `channel ${room} was deleted`));
   }
   return ended;
+}
+
+/**
+ * A response still open when its token expires (the dashboard's stats stream) is cut then, so an
+ * expired token stops seeing the server; the page's reconnect then gets the 403.
+ */
+function endAtExpiry(res: ServerResponse, expiresAt: number): void {
+  const delay = expiresAt - Date.now();
+  if (delay > 2 ** 31 - 1) return; // beyond what a timer holds (24.8 days); checked again on reconnect
+  const timer = setTimeout(() => res.destroy(), Math.max(0, delay));
+  timer.unref();
+  res.once("close", () => clearTimeout(timer));
 }

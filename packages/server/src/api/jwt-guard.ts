@@ -34,7 +34,8 @@ export const JWT_BAD_HEADER = "Authorization header format must be Bearer {token
 /** Longest token looked at; a longer one is refused unparsed. */
 const MAX_TOKEN_LENGTH = 8192;
 
-type Verdict = { ok: true } | { ok: false; message: string };
+/** `expiresAt`: the token's `exp` in ms since the epoch, when it has one. */
+type Verdict = { ok: true; expiresAt?: number } | { ok: false; message: string };
 
 /**
  * Checks the token of an API request, as livego does: `Authorization: Bearer TOKEN` first, else
@@ -88,8 +89,8 @@ export function createJwtGuard(
       });
     }
     try {
-      await jwtVerify(token, verifyKey, { algorithms: [algorithm] });
-      return { ok: true };
+      const { payload } = await jwtVerify(token, verifyKey, { algorithms: [algorithm] });
+      return typeof payload.exp === "number" ? { ok: true, expiresAt: payload.exp * 1000 } : { ok: true };
     } catch (error) {
       return { ok: false, message: tokenProblem(error, algorithm) };
     }
