@@ -33,6 +33,9 @@ const FIXED_CASES: Record<string, number> = {
   flv: 6000,
   "tag-body": 40_000,
   "flv-path": 20_000,
+  "hls-path": 30_000,
+  "hls-mux": 15_000,
+  "hls-segmenter": 3000,
 };
 
 /** Error codes the fixed seed must reach at least this many distinct ones of: the generators still get deep. */
@@ -45,6 +48,9 @@ const MIN_DISTINCT_CODES: Record<string, number> = {
   flv: 4,
   "tag-body": 3,
   "flv-path": 1,
+  "hls-path": 2,
+  "hls-mux": 4,
+  "hls-segmenter": 3,
 };
 
 /** A bound so a slow machine stops a run short rather than the suite timing out. */

@@ -21,6 +21,8 @@ export interface FuzzTargetFactory {
   name: string;
   /** What it fuzzes, for the report. */
   description: string;
+  /** Cases `pnpm fuzz` runs without --cases or --seconds, when not 1,000,000 (a target whose cases are whole streams). */
+  defaultCases?: number;
   create(pool: RandomPool): FuzzTarget;
 }
 

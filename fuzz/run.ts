@@ -3,14 +3,15 @@
  * any oracle failure. Options:
  *
  *   --parser NAME[,NAME]   only these (see the list printed by --help)
- *   --cases N              cases per parser (default 1000000)
+ *   --cases N              cases per parser (default 1000000; a parser's own defaultCases when it
+ *                          has one: hls-segmenter, whose cases are whole streams)
  *   --seconds S            stop each parser after S seconds (with --cases: whichever comes first)
  *   --seed S               run seed (default: from the clock, printed)
  *   --case N               replay case N alone (with --seed and --parser): the same input and splits
  *   --full-input           print a failing input whole, however long
  */
 import { parseArgs } from "node:util";
-import { formatFailure, formatReport, runTarget } from "./harness.js";
+import { type FuzzTargetFactory, formatFailure, formatReport, runTarget } from "./harness.js";
 import { fuzzTargets } from "./targets/index.js";
 
 const { values } = parseArgs({
@@ -60,20 +61,26 @@ if (seconds !== undefined && !(seconds > 0)) {
   console.error(`--seconds must be a positive number, got ${values.seconds}`);
   process.exit(2);
 }
-const cases =
+const givenCases = integer(values.cases, "cases");
+/** Cases for `target`: as told, else its default (1,000,000 unless it says otherwise), none with --seconds alone. */
+const casesFor = (target: FuzzTargetFactory): number | undefined =>
   replayCase !== undefined
     ? 1
-    : (integer(values.cases, "cases") ?? (seconds === undefined ? 1_000_000 : undefined));
+    : (givenCases ?? (seconds === undefined ? (target.defaultCases ?? 1_000_000) : undefined));
+const cases = replayCase !== undefined ? 1 : (givenCases ?? (seconds === undefined ? 1_000_000 : undefined));
 
+const ownDefaults = targets
+  .filter((t) => t.defaultCases !== undefined && casesFor(t) === t.defaultCases)
+  .map((t) => `${t.name} ${t.defaultCases}`);
 console.log(
-  `fuzz seed ${seed}: ${replayCase === undefined ? `${cases ?? "unbounded"} cases` : `case ${replayCase}`}${seconds === undefined ? "" : `, at most ${seconds} s`} per parser`,
+  `fuzz seed ${seed}: ${replayCase === undefined ? `${cases ?? "unbounded"} cases` : `case ${replayCase}`}${seconds === undefined ? "" : `, at most ${seconds} s`} per parser${ownDefaults.length > 0 ? ` (${ownDefaults.join(", ")})` : ""}`,
 );
 let failed = 0;
 const started = performance.now();
 for (const target of targets) {
   const report = runTarget(target, {
     seed,
-    cases,
+    cases: casesFor(target),
     seconds,
     firstCase: replayCase ?? 0,
     fullInput: values["full-input"] === true,

@@ -5,6 +5,9 @@ import { commandTarget } from "./command.js";
 import { flvDemuxerTarget } from "./flv-demuxer.js";
 import { flvPathTarget } from "./flv-path.js";
 import { handshakeTarget } from "./handshake.js";
+import { hlsMuxTarget } from "./hls-mux.js";
+import { hlsPathTarget } from "./hls-path.js";
+import { hlsSegmenterTarget } from "./hls-segmenter.js";
 import { tagBodyTarget } from "./tag-body.js";
 
 /** Every fuzzed parser, in the order `pnpm fuzz` runs them. */
@@ -17,4 +20,7 @@ export const fuzzTargets: readonly FuzzTargetFactory[] = [
   flvDemuxerTarget,
   tagBodyTarget,
   flvPathTarget,
+  hlsPathTarget,
+  hlsMuxTarget,
+  hlsSegmenterTarget,
 ];

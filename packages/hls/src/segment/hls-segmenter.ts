@@ -578,8 +578,11 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     const configures = video && this.#fmp4?.configuresVideo(packet) === true;
     if (configures && this.#mediaStarted) {
       const current = this.#current;
-      if (!this.#hasVideo && current !== undefined && current.length === 0) current.map = undefined;
-      else this.#interrupt();
+      if (!this.#hasVideo && current !== undefined && current.length === 0) {
+        const map = current.map;
+        current.map = undefined;
+        this.#releaseMap(map);
+      } else this.#interrupt();
     }
     if (!configures && (video ? !this.#hasVideo : !this.#hasAudio)) {
       // No track for it yet: the muxer refuses the frame (no sequence header, a codec it cannot
@@ -664,6 +667,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       else (this.#fmp4 as Fmp4Muxer).push(packet);
     } catch (error) {
       this.#reject(kind, error);
+      this.#enforceBudget(); // a part or PAT/PMT written for it still counts
       return;
     }
     this.#mediaStarted = true;
@@ -748,7 +752,10 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     const age = t - this.#partStartMs;
     if (age <= 0 || (this.#fmp4 as Fmp4Muxer).pendingSamples === 0) return false;
     if (keyframe && age >= MIN_PART_SHARE * this.#partTargetMs) return true;
-    return age + this.#leadDelta > this.#partTargetMs + PART_SLACK_MS;
+    // Before a frame interval is known (the stream's second lead frame), this one's stands for the next.
+    const delta =
+      this.#leadDelta > 0 || this.#lastLeadTs < 0 ? this.#leadDelta : Math.max(0, t - this.#lastLeadTs);
+    return age + delta > this.#partTargetMs + PART_SLACK_MS;
   }
 
   #cut(t: number): void {
@@ -870,6 +877,7 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
     if (segment.length === 0 || onlyTables) {
       // Nothing was muxed into it (its packets were refused): it never existed.
       this.#charge(-segment.length);
+      this.#releaseMap(segment.map);
       this.#nextMsn = segment.msn;
       if (segment.discontinuity) this.#discontinuityNext = true;
       return;
@@ -925,6 +933,16 @@ export class HlsSegmenter implements StreamWriter, HlsPlaylistSource {
       this.#files?.write(file, bytes);
     }
     return file;
+  }
+
+  /** Lets the init section `map` go (resource, file, bytes) when no segment held or in progress names it. */
+  #releaseMap(map: string | undefined): void {
+    if (map === undefined || this.#current?.map === map || this.#segments.some((s) => s.map === map)) return;
+    const init = this.#resources.get(map);
+    if (init === undefined) return;
+    this.#resources.delete(map);
+    this.#files?.remove(map);
+    this.#charge(-init.bytes.length);
   }
 
   #segmentByMsn(msn: number): SegmentRecord | undefined {

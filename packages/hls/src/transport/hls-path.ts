@@ -120,13 +120,16 @@ export function parseHlsPath(url: string): HlsTarget | typeof BAD_HLS_PATH | und
   return { kind, app, name, file, query };
 }
 
+/** A lone surrogate: URLSearchParams reads the text as scalar values, turning each into U+FFFD. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
 /**
- * `URLSearchParams(search).get(key)`, without making one when `search` has nothing to decode ("%"
- * or "+"): the first value of `key`, or null.
+ * `URLSearchParams(search).get(key)`, without making one when `search` has nothing to decode ("%",
+ * "+" or a lone surrogate): the first value of `key` (a well-formed string), or null.
  */
 export function queryValue(search: string, key: string): string | null {
   if (search === "") return null;
-  if (search.indexOf("%") !== -1 || search.indexOf("+") !== -1) {
+  if (search.indexOf("%") !== -1 || search.indexOf("+") !== -1 || LONE_SURROGATE.test(search)) {
     return new URLSearchParams(search).get(key);
   }
   // As URLSearchParams, a leading "?" is not part of the first name.
