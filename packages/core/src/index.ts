@@ -11,6 +11,7 @@ export {
 } from "./authorize.js";
 export { BatchingWriter, type ByteOutput } from "./batching-writer.js";
 export { ByteBudget } from "./byte-budget.js";
+export { ConnectionLimiter, type ConnectionLimits, type ConnectionRefusal } from "./connection-limiter.js";
 export { OnairError, StreamError, StreamErrorCode } from "./errors.js";
 export { GopCache, type GopCacheLimits, isMetadata } from "./gop-cache.js";
 export { LOOPBACK_ADDRESSES } from "./loopback.js";

@@ -7,7 +7,7 @@ import {
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { LOOPBACK_ADDRESSES, StreamErrorCode } from "@onair/core";
+import { ConnectionLimiter, StreamErrorCode } from "@onair/core";
 import createDebug from "debug";
 import { type WebSocket, WebSocketServer } from "ws";
 import { FlvWriter } from "../stream/flv-writer.js";
@@ -84,21 +84,17 @@ export class HttpFlvServer {
   readonly #wss: WebSocketServer;
   readonly #options: HttpFlvServerOptions;
   readonly #cors: string | false;
-  readonly #maxConnections: number;
-  readonly #maxConnectionsPerIp: number;
-  readonly #perIpExempt: ReadonlySet<string>;
+  readonly #limiter: ConnectionLimiter;
   readonly #maxUrlLength: number;
   readonly #refusalBacklog: number;
   readonly #handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Every socket accepted, refused or not, so close() can end them all. */
   readonly #sockets = new Set<Socket>();
   readonly #webSockets = new Set<WebSocket>();
-  readonly #connectionsPerIp = new Map<string, number>();
   /** Connections over a limit, let in until their request shows which form of refusal to give. */
   readonly #pendingRefusals = new WeakMap<Duplex, Refusal>();
   /** Connections already answered and ended: whatever else they send is ignored. */
   readonly #answered = new WeakSet<Duplex>();
-  #connections = 0;
   #refusing = 0;
   #players = 0;
   readonly #refused: HttpFlvRefusalCounts = {
@@ -116,9 +112,13 @@ export class HttpFlvServer {
   constructor(options: HttpFlvServerOptions) {
     this.#options = options;
     this.#cors = options.cors ?? "*";
-    this.#maxConnections = options.maxConnections ?? 5000;
-    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
-    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
+    this.#limiter = new ConnectionLimiter({
+      maxConnections: options.maxConnections ?? 5000,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 256,
+      ...(options.perIpExemptAddresses === undefined
+        ? {}
+        : { perIpExemptAddresses: options.perIpExemptAddresses }),
+    });
     this.#maxUrlLength = options.maxUrlLength ?? 4096;
     this.#refusalBacklog = options.refusalBacklog ?? 64;
     this.#handle = createRequestHandler(options.handler, options, {
@@ -154,7 +154,7 @@ export class HttpFlvServer {
 
   /** Open connections and players now, and refusals since start by cause. */
   stats(): HttpFlvServerStats {
-    return { connections: this.#connections, players: this.#players, refused: { ...this.#refused } };
+    return { connections: this.#limiter.count, players: this.#players, refused: { ...this.#refused } };
   }
 
   listen(port = this.#options.port ?? 7001, host = this.#options.host ?? "0.0.0.0"): Promise<AddressInfo> {
@@ -191,24 +191,12 @@ export class HttpFlvServer {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
     const ip = socket.remoteAddress ?? "?";
-    const fromIp = this.#connectionsPerIp.get(ip) ?? 0;
-    const refusal =
-      this.#connections >= this.#maxConnections
-        ? REFUSALS.maxConnections
-        : fromIp >= this.#maxConnectionsPerIp && !this.#perIpExempt.has(ip)
-          ? REFUSALS.perIp
-          : undefined;
-    if (refusal === undefined) {
-      this.#connections += 1;
-      this.#connectionsPerIp.set(ip, fromIp + 1);
-      socket.once("close", () => {
-        this.#connections -= 1;
-        const left = (this.#connectionsPerIp.get(ip) ?? 1) - 1;
-        if (left === 0) this.#connectionsPerIp.delete(ip);
-        else this.#connectionsPerIp.set(ip, left);
-      });
+    const limit = this.#limiter.admit(ip);
+    if (limit === undefined) {
+      socket.once("close", () => this.#limiter.release(ip));
       return;
     }
+    const refusal = REFUSALS[limit];
     this.#refused[refusal.counter] += 1;
     debug("refusing a connection from %s: %s", ip, refusal.error);
     if (this.#refusing < this.#refusalBacklog) {

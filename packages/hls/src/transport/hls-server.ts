@@ -2,7 +2,7 @@ import { createServer, type Server, STATUS_CODES } from "node:http";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { LOOPBACK_ADDRESSES, type StreamHub } from "@onair/core";
+import { ConnectionLimiter, type StreamHub } from "@onair/core";
 import createDebug from "debug";
 import type { HlsSourceDirectory } from "../hls-source.js";
 import { HlsStreams, type HlsStreamsOptions, type HlsStreamsStats } from "../segment/hls-streams.js";
@@ -108,27 +108,27 @@ export class HlsServer {
   readonly handler: HlsRequestHandler;
   readonly #options: HlsServerOptions;
   readonly #ownStreams: HlsStreams | undefined;
-  readonly #maxConnections: number;
-  readonly #maxConnectionsPerIp: number;
-  readonly #perIpExempt: ReadonlySet<string>;
+  readonly #limiter: ConnectionLimiter;
   readonly #maxUrlLength: number;
   readonly #sockets = new Set<Socket>();
-  readonly #connectionsPerIp = new Map<string, number>();
   /**
    * Connections over a limit, let in to read their refusal, by "address|port" (HTTP/2 requests
    * show their connection only through a proxy object, so identity cannot be the key).
    */
   readonly #pendingRefusals = new Map<string, HlsRefusal>();
-  #connections = 0;
   #refusing = 0;
   readonly #refused = { maxConnections: 0, perIp: 0, urlTooLong: 0 };
   #closing: Promise<void> | undefined;
 
   constructor(options: HlsServerOptions) {
     this.#options = options;
-    this.#maxConnections = options.maxConnections ?? 5000;
-    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
-    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
+    this.#limiter = new ConnectionLimiter({
+      maxConnections: options.maxConnections ?? 5000,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 256,
+      ...(options.perIpExemptAddresses === undefined
+        ? {}
+        : { perIpExemptAddresses: options.perIpExemptAddresses }),
+    });
     this.#maxUrlLength = options.maxUrlLength ?? 4096;
     if (options.streams !== undefined) {
       this.streams = options.streams;
@@ -207,7 +207,7 @@ export class HlsServer {
     const handler = this.handler.stats();
     return {
       ...handler,
-      connections: this.#connections,
+      connections: this.#limiter.count,
       refused: { ...handler.refused, ...this.#refused },
       streams: this.streams instanceof HlsStreams ? this.streams.stats() : undefined,
     };
@@ -252,25 +252,13 @@ export class HlsServer {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
     const ip = socket.remoteAddress ?? "?";
-    const fromIp = this.#connectionsPerIp.get(ip) ?? 0;
-    const refusal =
-      this.#connections >= this.#maxConnections
-        ? HLS_REFUSALS.maxConnections
-        : fromIp >= this.#maxConnectionsPerIp && !this.#perIpExempt.has(ip)
-          ? HLS_REFUSALS.perIp
-          : undefined;
-    if (refusal === undefined) {
-      this.#connections += 1;
-      this.#connectionsPerIp.set(ip, fromIp + 1);
-      socket.once("close", () => {
-        this.#connections -= 1;
-        const left = (this.#connectionsPerIp.get(ip) ?? 1) - 1;
-        if (left === 0) this.#connectionsPerIp.delete(ip);
-        else this.#connectionsPerIp.set(ip, left);
-      });
+    const limit = this.#limiter.admit(ip);
+    if (limit === undefined) {
+      socket.once("close", () => this.#limiter.release(ip));
       return;
     }
-    this.#refused[refusal === HLS_REFUSALS.perIp ? "perIp" : "maxConnections"] += 1;
+    const refusal = HLS_REFUSALS[limit];
+    this.#refused[limit] += 1;
     debug("refusing a connection from %s: %s", ip, refusal.error);
     if (this.#refusing >= REFUSAL_BACKLOG) {
       socket.destroy();

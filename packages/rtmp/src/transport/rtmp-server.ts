@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { ByteBudget, type Handler, LOOPBACK_ADDRESSES, SafeEventEmitter } from "@onair/core";
+import { ByteBudget, ConnectionLimiter, type Handler, SafeEventEmitter } from "@onair/core";
 import createDebug from "debug";
 import type { AmfLimits } from "../codec/amf.js";
 import { ChunkDecoder } from "../codec/chunk-decoder.js";
@@ -115,11 +115,8 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
   readonly #connections = new Set<RtmpConnection>();
   /** Partial message bytes of all connections, against `maxServerBufferedBytes`. */
   readonly #bufferBudget: ByteBudget;
-  /** Open connections per peer IP, for `maxConnectionsPerIp`. */
-  readonly #perIp = new Map<string, number>();
-  readonly #maxConnections: number;
-  readonly #maxConnectionsPerIp: number;
-  readonly #perIpExempt: ReadonlySet<string>;
+  /** Open connections, in all and per peer IP, against `maxConnections` and `maxConnectionsPerIp`. */
+  readonly #limiter: ConnectionLimiter;
   #accepted = 0;
   readonly #refused: RtmpServerStats["refused"] = {
     maxConnections: 0,
@@ -139,9 +136,13 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     // Checked here, not at accept, where a throw would reach no caller (and end the process).
     partialMessageTimeout(options.partialMessageTimeoutMs);
     new ChunkDecoder({ maxMessageSize: options.maxMessageSize, maxBufferedBytes: options.maxBufferedBytes });
-    this.#maxConnections = options.maxConnections ?? 10_000;
-    this.#maxConnectionsPerIp = options.maxConnectionsPerIp ?? 256;
-    this.#perIpExempt = new Set(options.perIpExemptAddresses ?? LOOPBACK_ADDRESSES);
+    this.#limiter = new ConnectionLimiter({
+      maxConnections: options.maxConnections ?? 10_000,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 256,
+      ...(options.perIpExemptAddresses === undefined
+        ? {}
+        : { perIpExemptAddresses: options.perIpExemptAddresses }),
+    });
     this.#bufferBudget = new ByteBudget(options.maxServerBufferedBytes ?? 256 * 1024 * 1024);
     // The limit is checked in #accept rather than by net.Server.maxConnections, which drops
     // sockets silently: here each refusal is counted and reported.
@@ -222,16 +223,11 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     // Refused before the handshake: RTMP can only say no after a handshake and a connect, and
     // spending those on an overload would spend what the limit protects. The client sees a close.
     const ip = socket.remoteAddress ?? "";
-    const fromIp = this.#perIp.get(ip) ?? 0;
-    if (this.#connections.size >= this.#maxConnections) {
-      this.#refuse(socket, "maxConnections");
+    const limit = this.#limiter.admit(ip);
+    if (limit !== undefined) {
+      this.#refuse(socket, limit === "perIp" ? "maxConnectionsPerIp" : "maxConnections");
       return;
     }
-    if (fromIp >= this.#maxConnectionsPerIp && !this.#perIpExempt.has(ip)) {
-      this.#refuse(socket, "maxConnectionsPerIp");
-      return;
-    }
-    this.#perIp.set(ip, fromIp + 1);
     this.#accepted++;
     const options = this.#options;
     const connection = new RtmpConnection(socket, "server", {
@@ -263,9 +259,7 @@ export class RtmpServer extends SafeEventEmitter<RtmpServerEvents> {
     const remote = connection.remoteAddress;
     connection.on("close", (error) => {
       this.#connections.delete(connection);
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.#perIp.set(ip, left);
-      else this.#perIp.delete(ip);
+      this.#limiter.release(ip);
       if (error instanceof RtmpProtocolError) {
         const reason: RtmpRefusalReason =
           error.code === RtmpErrorCode.messageTimeout
