@@ -10,6 +10,7 @@
 import { parseFlvPath } from "@onair/flv";
 import type { FuzzRandom, RandomPool } from "../fuzz-random.js";
 import { expectThat, type FuzzTarget, type FuzzTargetFactory, OracleFailure } from "../harness.js";
+import { escapePart, fuzzName, mutateUrl, unsafeBecause } from "./url-parts.js";
 
 const TOKENS = [
   "/",
@@ -75,27 +76,6 @@ const GOLDEN = [
   "/live/stream.flv.flv",
 ] as const;
 
-/** Characters of valid names: letters, digits, punctuation, dots, non-ASCII (no lone surrogates). */
-const NAME_CHARS = [..."abcXYZ019-_.~!$'()*+,;=:@ %?#&[]", "é", "ü", "测", "😀", "\u00a0", "\u200b"];
-
-/** The independent statement of what a safe app or stream name is. */
-function unsafeBecause(part: string): string | undefined {
-  if (part.length === 0) return "is empty";
-  if (part.length > 255) return `is ${part.length} characters long`;
-  if (part === "." || part === "..") return `is "${part}"`;
-  for (let i = 0; i < part.length; i++) {
-    const code = part.charCodeAt(i);
-    if (code === 0x2f || code === 0x5c) return "contains a separator";
-    if (code < 0x20 || code === 0x7f) return `contains control character ${code}`;
-  }
-  return undefined;
-}
-
-/** Escapes only what would change how the path splits or decodes. */
-function escapePart(part: string): string {
-  return part.replaceAll("%", "%25").replaceAll("/", "%2F").replaceAll("?", "%3F");
-}
-
 class FlvPathTarget implements FuzzTarget {
   #url = "";
   #expected: { app: string; name: string } | undefined;
@@ -110,14 +90,14 @@ class FlvPathTarget implements FuzzTarget {
     if (roll < 0.35) {
       this.#url = this.#tokens(random, 1 + random.below(12), random.chance(0.8) ? "/" : "");
     } else if (roll < 0.7) {
-      this.#url = this.#mutate(random, random.pick(GOLDEN));
+      this.#url = mutateUrl(random, random.pick(GOLDEN), [TOKENS], 8);
     } else if (roll < 0.71) {
       // Very long: up to 70,000 characters of one token, in the app, the name or the query.
       const long = random.pick(TOKENS).repeat(1 + random.below(70_000));
       this.#url = random.pick([`/${long}/s.flv`, `/live/${long}.flv`, `/live/s.flv?${long}`, long]);
     } else {
-      const app = this.#name(random);
-      const name = this.#name(random);
+      const app = fuzzName(random);
+      const name = fuzzName(random);
       this.#url = `/${escapePart(app)}/${escapePart(name)}.flv${random.chance(0.3) ? "?token=x%2Fy&a=1" : ""}`;
       this.#expected = { app, name };
     }
@@ -168,40 +148,6 @@ class FlvPathTarget implements FuzzTarget {
       url += random.chance(0.3) ? String.fromCharCode(random.below(0x80)) : random.pick(TOKENS);
     if (random.chance(0.5)) url += ".flv";
     return url;
-  }
-
-  #mutate(random: FuzzRandom, url: string): string {
-    let result = url;
-    for (let edit = 0, edits = 1 + random.below(4); edit < edits; edit++) {
-      const at = random.below(result.length + 1);
-      switch (random.below(5)) {
-        case 0:
-          result = result.slice(0, at) + random.pick(TOKENS) + result.slice(at);
-          break;
-        case 1:
-          result = result.slice(0, at) + result.slice(at + 1 + random.below(4));
-          break;
-        case 2:
-          result = result.slice(0, at) + String.fromCharCode(random.below(0x10000)) + result.slice(at + 1);
-          break;
-        case 3:
-          result =
-            result.slice(0, at) + result.slice(at, at + random.below(8)).repeat(2) + result.slice(at + 1);
-          break;
-        default:
-          result = result.slice(0, at);
-      }
-    }
-    return result;
-  }
-
-  /** A name from the name alphabet, sometimes "." or "..", sometimes over 255 characters. */
-  #name(random: FuzzRandom): string {
-    if (random.chance(0.05)) return random.pick([".", "..", ""]);
-    const length = random.chance(0.03) ? 250 + random.below(10) : 1 + random.below(12);
-    let name = "";
-    while (name.length < length) name += random.pick(NAME_CHARS);
-    return name;
   }
 }
 

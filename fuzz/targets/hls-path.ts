@@ -22,6 +22,7 @@ import {
 } from "../../packages/hls/src/transport/hls-path.js";
 import type { FuzzRandom, RandomPool } from "../fuzz-random.js";
 import { expectThat, type FuzzTarget, type FuzzTargetFactory, OracleFailure } from "../harness.js";
+import { escapePart, fuzzName, mutateUrl, unsafeBecause } from "./url-parts.js";
 
 const PATH_TOKENS = [
   "/",
@@ -146,29 +147,9 @@ const GOLDEN = [
   "/live/s.m3u8??_HLS_msn=1",
 ] as const;
 
-/** Characters of valid names: letters, digits, punctuation, dots, non-ASCII (no lone surrogates). */
-const NAME_CHARS = [..."abcXYZ019-_.~!$'()*+,;=:@ %?#&[]", "é", "ü", "测", "😀", "\u00a0", "\u200b"];
 const EXTENSIONS = [...HLS_FILE_EXTENSIONS, "TS", "M4S"];
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 const DIRECTIVE_KEYS = ["_HLS_msn", "_HLS_part", "_HLS_skip", ""] as const;
-
-/** The independent statement of what a safe app, stream or file name is. */
-function unsafeBecause(part: string): string | undefined {
-  if (part.length === 0) return "is empty";
-  if (part.length > 255) return `is ${part.length} characters long`;
-  if (part === "." || part === "..") return `is "${part}"`;
-  for (let i = 0; i < part.length; i++) {
-    const code = part.charCodeAt(i);
-    if (code === 0x2f || code === 0x5c) return "contains a separator";
-    if (code < 0x20 || code === 0x7f) return `contains control character ${code}`;
-  }
-  return undefined;
-}
-
-/** Escapes what would change how the path splits or decodes. */
-function escapePart(part: string): string {
-  return part.replaceAll("%", "%25").replaceAll("/", "%2F").replaceAll("?", "%3F");
-}
 
 function extensionOf(file: string): string {
   const dot = file.lastIndexOf(".");
@@ -192,7 +173,7 @@ class HlsPathTarget implements FuzzTarget {
       this.#url = this.#pathTokens(random, 1 + random.below(12));
       if (random.chance(0.5)) this.#url += `?${this.#query(random)}`;
     } else if (roll < 0.6) {
-      this.#url = this.#mutate(random, random.pick(GOLDEN));
+      this.#url = mutateUrl(random, random.pick(GOLDEN), [PATH_TOKENS, QUERY_TOKENS], 12);
     } else if (roll < 0.61) {
       // Very long: up to 70,000 characters of one token, in the app, the name, the file or the query.
       const long = random
@@ -207,10 +188,10 @@ class HlsPathTarget implements FuzzTarget {
         long,
       ]);
     } else {
-      const app = this.#name(random);
-      const name = this.#name(random);
+      const app = fuzzName(random);
+      const name = fuzzName(random);
       const playlist = random.chance(0.5);
-      const file = playlist ? "" : `${this.#name(random)}.${random.pick(EXTENSIONS)}`;
+      const file = playlist ? "" : `${fuzzName(random)}.${random.pick(EXTENSIONS)}`;
       const path = playlist
         ? `/${escapePart(app)}/${escapePart(name)}.m3u8`
         : `/${escapePart(app)}/${escapePart(name)}/${escapePart(file)}`;
@@ -352,43 +333,6 @@ class HlsPathTarget implements FuzzTarget {
     for (let i = 0, count = random.below(10); i < count; i++)
       query += random.chance(0.15) ? String.fromCharCode(random.below(0x80)) : random.pick(QUERY_TOKENS);
     return query;
-  }
-
-  #mutate(random: FuzzRandom, url: string): string {
-    let result = url;
-    for (let edit = 0, edits = 1 + random.below(4); edit < edits; edit++) {
-      const at = random.below(result.length + 1);
-      switch (random.below(6)) {
-        case 0:
-          result = result.slice(0, at) + random.pick(PATH_TOKENS) + result.slice(at);
-          break;
-        case 1:
-          result = result.slice(0, at) + random.pick(QUERY_TOKENS) + result.slice(at);
-          break;
-        case 2:
-          result = result.slice(0, at) + result.slice(at + 1 + random.below(4));
-          break;
-        case 3:
-          result = result.slice(0, at) + String.fromCharCode(random.below(0x10000)) + result.slice(at + 1);
-          break;
-        case 4:
-          result =
-            result.slice(0, at) + result.slice(at, at + random.below(12)).repeat(2) + result.slice(at + 1);
-          break;
-        default:
-          result = result.slice(0, at);
-      }
-    }
-    return result;
-  }
-
-  /** A name from the name alphabet, sometimes "." or "..", sometimes over 255 characters. */
-  #name(random: FuzzRandom): string {
-    if (random.chance(0.05)) return random.pick([".", "..", ""]);
-    const length = random.chance(0.03) ? 250 + random.below(10) : 1 + random.below(12);
-    let name = "";
-    while (name.length < length) name += random.pick(NAME_CHARS);
-    return name;
   }
 }
 
